@@ -2,7 +2,8 @@
 
 * **Normalised coordinates**: x runs left to right and y top to bottom over [-1, 1]; -1 and +1 are
   the *outer edges* of the extreme pixels (PyTorch's ``align_corners=False``). The centre of pixel
-  (row i, column j) of a W-wide, H-high image is ``x = (2 j + 1) / W - 1``, ``y = (2 i + 1) / H - 1``.
+  (row i, column j) of a W-wide, H-high image is ``x = (2 j + 1) / W - 1``,
+  ``y = (2 i + 1) / H - 1``.
 * **Pixel coordinates**: continuous, in pixel units, origin at the image's top-left corner; pixel
   (i, j) covers ``[j, j+1] x [i, i+1]`` and its centre is ``(j + 0.5, i + 0.5)``.
 * **Centred pixel coordinates**: pixel coordinates minus ``(W/2, H/2)`` (the frame of
@@ -127,4 +128,6 @@ def _as_3x3(matrix: Tensor) -> Tensor:
         last = torch.zeros(*matrix.shape[:-2], 1, 3, device=matrix.device, dtype=matrix.dtype)
         last[..., 0, 2] = 1
         return torch.cat([matrix, last], dim=-2)
-    raise ValueError(f"expected a (..., 3, 3) or (..., 2, 3) matrix, got shape {tuple(matrix.shape)}")
+    raise ValueError(
+        f"expected a (..., 3, 3) or (..., 2, 3) matrix, got shape {tuple(matrix.shape)}"
+    )

@@ -30,7 +30,13 @@ def sample(
         padding: value for points outside the input: ``"zeros"``, ``"border"`` or ``"reflection"``.
 
     Returns:
-        ``(N, C, H_out, W_out)`` (or ``(N, C, D', H', W')``).
+        ``(N, C, H_out, W_out)`` (or ``(N, C, D', H', W')``), in ``input``'s dtype (the grid is
+        cast to it).
+
+    Raises:
+        TypeError: non-tensor or non-floating-point ``input``/``grid``.
+        ValueError: wrong ranks, grid last dimension, batch or device mismatch, unknown
+            ``mode``/``padding``, bicubic on volumes.
     """
     check_tensor(input, "input")
     check_tensor(grid, "grid")
@@ -43,6 +49,8 @@ def sample(
             f"grid: expected shape (N, *out_size, {dims}) for a {input.dim()}-D input, "
             f"got {tuple(grid.shape)}"
         )
+    if grid.device != input.device:
+        raise ValueError(f"grid: expected device {input.device} (the input's), got {grid.device}")
     if grid.shape[0] != input.shape[0]:
         raise ValueError(
             f"grid: batch size {grid.shape[0]} does not match input batch size {input.shape[0]}"
@@ -52,7 +60,10 @@ def sample(
     if padding not in PADDINGS:
         raise ValueError(f"padding: expected one of {PADDINGS}, got {padding!r}")
     if mode == "bicubic" and dims == 3:
-        raise ValueError("mode='bicubic' is only available for 2D inputs")
+        raise ValueError(
+            "mode='bicubic': expected a 4-D (N, C, H, W) input (bicubic is 2D only), "
+            f"got 5-D shape {tuple(input.shape)}; use 'bilinear' or 'nearest' for volumes"
+        )
     if grid.dtype != input.dtype:
         grid = grid.to(input.dtype)
     return F.grid_sample(input, grid, mode=mode, padding_mode=padding, align_corners=False)

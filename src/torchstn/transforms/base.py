@@ -16,7 +16,7 @@ from ..coords import base_coords
 
 
 class Transform:
-    """Base class. Subclasses set ``name``, ``n_params`` and implement ``_identity`` and ``_grid``."""
+    """Base class: subclasses set ``name``, ``n_params``, implement ``_identity``, ``_grid``."""
 
     name: str = "transform"
     n_params: int = 0
@@ -27,7 +27,7 @@ class Transform:
         return self._identity().to(device=device, dtype=dtype)
 
     def grid(self, params: Tensor, out_size: int | tuple[int, ...]) -> Tensor:
-        """Sampling grid for ``params`` ``(N, n_params)``: ``(N, H, W, 2)`` (3D: ``(N, D, H, W, 3)``).
+        """Sampling grid ``(N, H, W, 2)`` (3D: ``(N, D, H, W, 3)``) for params ``(N, n_params)``.
 
         Differentiable in ``params``.
         """
@@ -47,16 +47,15 @@ class Transform:
 def affine_grid_from_matrix(theta: Tensor, out_size: tuple[int, int]) -> Tensor:
     """Grid ``(N, H, W, 2)`` of the affine backward map ``theta`` ``(N, 2, 3)`` (or ``(N, 3, 3)``).
 
-    Broadcasts ``x_s = a x + b y + c`` over the output axes instead of multiplying a materialised
-    ``(H*W, 3)`` base grid: fewer reads, same numbers as ``F.affine_grid(align_corners=False)``.
+    ``(x_s, y_s) = A[:, 0] x + (A[:, 1] y + A[:, 2])``, broadcast so that only the final add touches
+    all ``H * W`` points (``F.affine_grid`` multiplies a materialised ``(H*W, 3)`` base grid
+    instead). Same numbers as ``F.affine_grid(align_corners=False)``; contiguous output.
     """
     h, w = out_size
-    xs = base_coords(w, device=theta.device, dtype=theta.dtype)  # (W,)
-    ys = base_coords(h, device=theta.device, dtype=theta.dtype)  # (H,)
-    t = theta[:, :2, :, None, None]  # (N, 2, 3, 1, 1)
-    # (N, 2, H, W) = a * x + b * y + c, for both rows at once
-    out = t[:, :, 0] * xs + t[:, :, 1] * ys[:, None] + t[:, :, 2]
-    return out.permute(0, 2, 3, 1)
+    xs = base_coords(w, device=theta.device, dtype=theta.dtype).view(1, 1, w, 1)
+    ys = base_coords(h, device=theta.device, dtype=theta.dtype).view(1, h, 1, 1)
+    cols = theta[:, :2, :].transpose(1, 2).unsqueeze(2).unsqueeze(2)  # (N, 3, 1, 1, 2)
+    return cols[:, 0] * xs + (cols[:, 1] * ys + cols[:, 2])
 
 
 def projective_grid_from_matrix(matrix: Tensor, out_size: tuple[int, int]) -> Tensor:

@@ -1,0 +1,108 @@
+"""Shared machinery of the control-grid families (thin plate spline, piecewise affine).
+
+Both use ``K x K`` control points ``c_k`` on a regular grid spanning ``[-1, 1]^2`` in normalised
+*output* coordinates, corners included: ``c_k = (-1 + 2 j / (K - 1), -1 + 2 i / (K - 1))`` for
+``k = i K + j`` (row ``i`` top to bottom, column ``j`` left to right, x fastest).
+
+Parameters are the displacements ``d_k``, shape ``(N, 2 K^2)`` laid out
+``[dx_0, dy_0, dx_1, dy_1, ...]`` (i.e. ``params.view(N, K*K, 2)``). The backward map f interpolates
+``f(c_k) = c_k + d_k``; f is *linear* in the targets, so for fixed control points and output size it
+is one matrix ``M`` of shape ``(H*W, K*K)``. Both families reproduce affine maps exactly, so
+``M c = base grid`` and the grid is computed as ``base_grid + M d`` (the identity ``d = 0`` gives
+the base grid exactly, and the small ``d`` keeps rounding small).
+
+``M`` is built once in float64 and cached per (family, grid size, output size, device, dtype). The
+grid is computed in float32 at least, with autocast off: half/bfloat16 parameters give a float32
+grid (the sampler casts it to the input's dtype).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import torch
+from torch import Tensor
+
+from ..coords import base_grid
+from .base import Transform
+
+CACHE_SIZE = 64  # distinct (family, grid size, out size, device, dtype) weight matrices kept
+
+
+def control_points(grid_size: int, *, device=None, dtype: torch.dtype = torch.float32) -> Tensor:
+    """The ``(K*K, 2)`` regular control grid (x, y) over ``[-1, 1]^2``, corners included."""
+    axis = torch.linspace(-1.0, 1.0, grid_size, dtype=torch.float64)
+    ys, xs = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([xs, ys], dim=-1).reshape(-1, 2).to(device=device, dtype=dtype)
+
+
+def no_autocast(device_type: str):
+    """Context that switches autocast off on ``device_type`` (a no-op where it does not exist)."""
+    if torch.amp.is_autocast_available(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 at least: half and bfloat16 are promoted, float64 stays."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+class ControlGridTransform(Transform):
+    """A family whose grid is ``base_grid + M d`` for a fixed ``(H*W, K*K)`` weight matrix ``M``.
+
+    Subclasses implement :meth:`point_weights` (float64, on the CPU).
+    """
+
+    def __init__(self, grid_size: int = 4) -> None:
+        if not isinstance(grid_size, int) or isinstance(grid_size, bool):
+            raise TypeError(f"grid_size: expected an int >= 2, got {type(grid_size).__name__}")
+        if grid_size < 2:
+            raise ValueError(f"grid_size: expected an int >= 2 (corners included), got {grid_size}")
+        self.grid_size = grid_size
+        self.n_params = 2 * grid_size * grid_size
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(grid_size={self.grid_size})"
+
+    @staticmethod
+    def point_weights(grid_size: int, points: Tensor) -> Tensor:
+        """``(P, K*K)`` float64 weights ``W``: ``f(points) = W @ targets`` (targets of the grid)."""
+        raise NotImplementedError
+
+    def control_points(self, *, device=None, dtype: torch.dtype = torch.float32) -> Tensor:
+        """This transform's ``(K*K, 2)`` control points."""
+        return control_points(self.grid_size, device=device, dtype=dtype)
+
+    def weights(
+        self, out_size: tuple[int, int], *, device=None, dtype: torch.dtype = torch.float32
+    ) -> Tensor:
+        """The (cached) ``(H*W, K*K)`` matrix ``M`` of the grid at ``out_size = (H, W)``."""
+        key = (type(self), self.grid_size, tuple(out_size), torch.device(device or "cpu"), dtype)
+        if torch.compiler.is_compiling():  # never cache tensors made while tracing (fake tensors)
+            return _build_weights(*key)
+        return _cached_weights(*key)
+
+    def _identity(self) -> Tensor:
+        return torch.zeros(self.n_params)
+
+    def _grid(self, params: Tensor, out_size: tuple[int, ...]) -> Tensor:
+        h, w = out_size
+        dtype = compute_dtype(params.dtype)
+        with no_autocast(params.device.type):
+            m = self.weights(out_size, device=params.device, dtype=dtype)  # (H*W, K*K)
+            d = params.to(dtype).view(-1, self.grid_size**2, 2)  # (N, K*K, 2)
+            base = base_grid(out_size, device=params.device, dtype=dtype)  # (H, W, 2)
+            return base + (m @ d).view(-1, h, w, 2)
+
+
+def _build_weights(cls, grid_size, out_size, device, dtype) -> Tensor:
+    # a matrix made under inference_mode could not be saved for a later backward pass
+    inference = torch.inference_mode(False) if torch.is_inference_mode_enabled() else None
+    with inference or contextlib.nullcontext(), no_autocast("cpu"):
+        points = base_grid(out_size, dtype=torch.float64).reshape(-1, 2)
+        return cls.point_weights(grid_size, points).to(dtype).to(device)
+
+
+_cached_weights = functools.lru_cache(maxsize=CACHE_SIZE)(_build_weights)
