@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One command on the GPU machine: the fused-kernel tests compiled on CUDA (no interpreter), then the
+# fused-kernel benchmark. Everything is logged to $OUT/gpu_log.txt (results/ when OUT is unset);
+# the benchmark's markdown also goes to $OUT/gpu_fused.md. Exit status: non-zero if either failed.
+#
+#     bash benchmarks/gpu_check.sh            # PYTHON=... to pick the interpreter
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out_dir="${OUT:-results}"
+mkdir -p "$out_dir"
+log="$out_dir/gpu_log.txt"
+py="${PYTHON:-python}"
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"  # works without `pip install -e .`
+unset TRITON_INTERPRET TORCHSTN_FORCE_TRITON
+
+{
+  echo "# gpu_check: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || true
+  "$py" -c "import torch, triton; print('torch', torch.__version__, '| triton', triton.__version__)" 2>&1
+} | tee "$log"
+
+echo "## pytest tests/kernels" | tee -a "$log"
+"$py" -m pytest tests/kernels -q -rs -p no:cacheprovider 2>&1 | tee -a "$log"
+tests_rc=${PIPESTATUS[0]}
+
+echo "## benchmarks/gpu_fused.py" | tee -a "$log"
+"$py" benchmarks/gpu_fused.py --out "$out_dir/gpu_fused.md" 2>&1 | tee -a "$log"
+bench_rc=${PIPESTATUS[0]}
+
+echo "tests exit $tests_rc, benchmark exit $bench_rc" | tee -a "$log"
+[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]

@@ -1,0 +1,345 @@
+"""The fused Triton sampler against the torch path (transform grid + F.grid_sample) and the paper's
+reference sampler: values, input and parameter gradients, both paddings, atomic and deterministic
+backward, low precision, dispatch.
+
+On a machine without CUDA the kernels run on CPU tensors through Triton's interpreter
+(``TRITON_INTERPRET=1``, set only while this module runs, before the kernels are decorated); with
+CUDA they run compiled on the GPU (``benchmarks/gpu_check.sh``). Shapes are tiny for the
+interpreter.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from torchstn.kernels import fused, fused_warp, get_backend, set_backend
+from torchstn.transforms import TPS, control_points
+from torchstn.transforms.base import affine_grid_from_matrix, projective_grid_from_matrix
+
+HAS_TRITON = importlib.util.find_spec("triton") is not None
+ON_GPU = torch.cuda.is_available()
+DEVICE = "cuda" if ON_GPU else "cpu"
+KERNELS = "torchstn.kernels.triton_sampler"
+ENV = {"TRITON_INTERPRET": "1", "TORCHSTN_FORCE_TRITON": "1"}
+requires_triton = pytest.mark.skipif(
+    not HAS_TRITON, reason="Triton is not installed (pip install 'torchstn[triton]')"
+)
+requires_gpu = pytest.mark.skipif(
+    not (ON_GPU and HAS_TRITON), reason="needs CUDA and Triton (run benchmarks/gpu_check.sh)"
+)
+
+IN_SIZE = (5, 6)  # (H, W): tiny, for the interpreter
+OUT_SIZE = (4, 5)
+KINDS = ["affine", "projective", "tps"]
+PADDINGS = ["zeros", "border"]
+TOL = {"atol": 1e-4, "rtol": 1e-4}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def triton_mode():
+    """CPU: the interpreter, for this module only; GPU: compiled kernels. Either way the kernel
+    module is (re-)imported after the environment is set and dropped afterwards."""
+    saved = {k: os.environ.get(k) for k in ENV}
+    if not ON_GPU:
+        os.environ.update(ENV)
+    sys.modules.pop(KERNELS, None)
+    yield
+    sys.modules.pop(KERNELS, None)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def make_theta(kind: str, n: int = 2, seed: int = 0, zoom: float = 1.0) -> torch.Tensor:
+    """A non-degenerate map that sends some points outside the input (exercises the padding)."""
+    gen = torch.Generator().manual_seed(seed)
+    noise = torch.randn(n, 16, 2, generator=gen)
+    if kind == "affine":
+        base = torch.tensor([[1.15, 0.1, 0.12], [-0.15, 0.9, 0.05]]) * zoom
+        return (base + 0.05 * noise[:, :3].reshape(n, 2, 3)).to(DEVICE)
+    if kind == "projective":
+        h = torch.eye(3) + 0.1 * noise.reshape(n, -1)[:, :9].reshape(n, 3, 3)
+        h[:, 2, 2] = 1.0
+        return h.to(DEVICE)
+    return (control_points(4) * 1.1 + 0.1 * noise).to(DEVICE)
+
+
+def make_input(n: int = 2, c: int = 2, size=IN_SIZE, dtype=torch.float32, seed: int = 1):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, c, *size, generator=gen).to(device=DEVICE, dtype=dtype)
+
+
+def torch_grid(theta: torch.Tensor, kind: str, out_size) -> torch.Tensor:
+    if kind == "affine":
+        return affine_grid_from_matrix(theta, out_size)
+    if kind == "projective":
+        return projective_grid_from_matrix(theta, out_size)
+    shift = theta - control_points(4, device=theta.device, dtype=theta.dtype)
+    return TPS(grid_size=4).grid(shift.reshape(theta.shape[0], -1), out_size)
+
+
+def values_and_grads(fn, input, theta, seed: int = 2):
+    """fn(input, theta) and the gradients of <fn, g> for a fixed random g."""
+    x = input.detach().clone().requires_grad_(True)
+    t = theta.detach().clone().requires_grad_(True)
+    y = fn(x, t)
+    gen = torch.Generator().manual_seed(seed)
+    g = torch.randn(y.shape, generator=gen).to(device=y.device, dtype=y.dtype)
+    gx, gt = torch.autograd.grad(y, (x, t), g)
+    return y, gx, gt
+
+
+def fused_fn(kind, padding, out_size=OUT_SIZE, **kw):
+    return lambda x, t: fused_warp(x, t, out_size, kind=kind, padding=padding,
+                                   backend="triton", **kw)
+
+
+def torch_fn(kind, padding, out_size=OUT_SIZE):
+    return lambda x, t: fused_warp(x, t, out_size, kind=kind, padding=padding, backend="torch")
+
+
+def gather_spy(monkeypatch) -> list[str]:
+    """Record which deterministic gather runs: "sorted" (any map) or "affine" (inverse map)."""
+    module = fused._kernels()
+    calls: list[str] = []
+    for name in ("sorted", "affine"):
+        original = getattr(module, f"_{name}_gather")
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, f"_{name}_gather", spy)
+    return calls
+
+
+# ------------------------------------------------------------------ values and gradients
+
+
+@requires_triton
+@pytest.mark.parametrize("deterministic", [False, True], ids=["atomic", "deterministic"])
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_matches_torch_path(kind, padding, deterministic):
+    x, theta = make_input(), make_theta(kind)
+    got = values_and_grads(fused_fn(kind, padding, deterministic=deterministic), x, theta)
+    want = values_and_grads(torch_fn(kind, padding), x, theta)
+    for name, a, b in zip(("output", "grad input", "grad theta"), got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOL, msg=lambda m, n=name: f"{n}: {m}")
+
+
+@requires_triton
+@pytest.mark.parametrize(
+    ("zoom", "padding", "path"),
+    [(0.5, "zeros", "affine"), (0.5, "border", "sorted"), (0.1, "zeros", "sorted"),
+     (0.0, "zeros", "sorted"), (2.5, "zeros", "affine")],
+    ids=["zoom-in", "zoom-in-border", "strong-zoom-in", "collapsing", "zoom-out"],
+)
+def test_deterministic_gathers(monkeypatch, zoom, padding, path):
+    """Many (or no) output pixels per input pixel, and the choice of gather: the inverse-map one
+    for affine maps with zeros padding, the sorted one where the preimage of a support square is
+    large (a strong zoom-in, a map collapsing the image) or padding is border."""
+    calls = gather_spy(monkeypatch)
+    x, theta = make_input(), make_theta("affine", zoom=zoom)
+    got = values_and_grads(fused_fn("affine", padding, (7, 9), deterministic=True), x, theta)
+    want = values_and_grads(torch_fn("affine", padding, (7, 9)), x, theta)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+    assert calls == [path]
+
+
+@requires_triton
+@pytest.mark.parametrize("kind", ["affine", "tps"])
+def test_many_channels(kind):
+    """More channels than one tile of the gathers (inverse-map for affine, sorted for TPS)."""
+    x, theta = make_input(c=11), make_theta(kind)
+    got = values_and_grads(fused_fn(kind, "zeros", deterministic=True), x, theta)
+    want = values_and_grads(torch_fn(kind, "zeros"), x, theta)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+@requires_triton
+@pytest.mark.parametrize("kind", KINDS)
+def test_matches_reference_sampler(kind):
+    """The paper's eq. 3-7 (torchstn.reference_sampler, zeros padding)."""
+    reference = pytest.importorskip("torchstn.reference_sampler")
+    x, theta = make_input(), make_theta(kind)
+    got = values_and_grads(fused_fn(kind, "zeros", deterministic=True), x, theta)
+    want = values_and_grads(
+        lambda a, t: reference.reference_sample(a, torch_grid(t, kind, OUT_SIZE)), x, theta
+    )
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+@requires_triton
+@pytest.mark.parametrize("kind", KINDS)
+def test_identity_returns_input(kind):
+    x = make_input()
+    eye = {"affine": torch.eye(3)[:2], "projective": torch.eye(3),
+           "tps": control_points(4)}[kind].expand(2, -1, -1).to(DEVICE)
+    out = fused_warp(x, eye, IN_SIZE, kind=kind, backend="triton")
+    torch.testing.assert_close(out, x, atol=1e-5, rtol=0)
+
+
+@requires_triton
+@pytest.mark.parametrize("need", ["input", "theta"])
+def test_single_gradient(need):
+    x = make_input().requires_grad_(need == "input")
+    theta = make_theta("projective").requires_grad_(need == "theta")
+    fused_warp(x, theta, OUT_SIZE, kind="projective", backend="triton").sum().backward()
+    xr = x.detach().clone().requires_grad_(need == "input")
+    tr = theta.detach().clone().requires_grad_(need == "theta")
+    fused_warp(xr, tr, OUT_SIZE, kind="projective", backend="torch").sum().backward()
+    got, want = (x.grad, xr.grad) if need == "input" else (theta.grad, tr.grad)
+    torch.testing.assert_close(got, want, **TOL)
+    assert (theta.grad if need == "input" else x.grad) is None
+
+
+@requires_triton
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_low_precision(dtype):
+    """Half inputs: float32 accumulation, output and input gradient in the input's dtype."""
+    x, theta = make_input(), make_theta("affine")
+    got = values_and_grads(fused_fn("affine", "zeros"), x.to(dtype), theta)
+    want = values_and_grads(torch_fn("affine", "zeros"), x.to(dtype).float(), theta)
+    assert got[0].dtype == dtype and got[1].dtype == dtype and got[2].dtype == torch.float32
+    tol = {"atol": 3e-2, "rtol": 3e-2}
+    torch.testing.assert_close(got[0].float(), want[0], **tol)
+    torch.testing.assert_close(got[1].float(), want[1], **tol)
+    torch.testing.assert_close(got[2], want[2], atol=0.1, rtol=3e-2)
+
+
+# ------------------------------------------------------------------ determinism
+
+
+@requires_triton
+@pytest.mark.parametrize("kind", KINDS)
+def test_deterministic_bit_identical(kind):
+    x, theta = make_input(), make_theta(kind)
+    fn = fused_fn(kind, "border", deterministic=True)
+    first, second = values_and_grads(fn, x, theta), values_and_grads(fn, x, theta)
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
+
+
+@requires_triton
+def test_global_flag_selects_deterministic_path(monkeypatch):
+    calls = gather_spy(monkeypatch)
+    x, theta = make_input(), make_theta("affine")
+    values_and_grads(fused_fn("affine", "zeros"), x, theta)
+    assert calls == []  # default: atomics
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        got = values_and_grads(fused_fn("affine", "zeros"), x, theta)
+        again = values_and_grads(fused_fn("affine", "zeros", deterministic=False), x, theta)
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+    assert calls == ["affine", "affine"]
+    assert all(torch.equal(a, b) for a, b in zip(got, again, strict=True))
+
+
+# ------------------------------------------------------------------ dispatch and validation
+
+
+def test_import_does_not_import_triton():
+    code = "import sys, torchstn, torchstn.kernels; assert 'triton' not in sys.modules"
+    env = {k: v for k, v in os.environ.items() if k not in ENV}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+def test_torch_backend_never_runs_kernels(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("the Triton path ran")
+
+    monkeypatch.setattr(fused, "_triton_warp", fail)
+    x, theta = make_input(), make_theta("affine")
+    fused_warp(x, theta, OUT_SIZE, backend="torch")
+    assert get_backend() == "auto"
+    set_backend("torch")
+    try:
+        fused_warp(x, theta, OUT_SIZE)  # "auto" defers to the module-level switch
+    finally:
+        set_backend("auto")
+
+
+def test_auto_without_triton_uses_torch(monkeypatch):
+    monkeypatch.setattr(fused, "triton_available", lambda: False)
+    x, theta = make_input(), make_theta("affine")
+    out = fused_warp(x, theta, OUT_SIZE)
+    torch.testing.assert_close(out, fused_warp(x, theta, OUT_SIZE, backend="torch"))
+    with pytest.raises(RuntimeError, match="needs Triton"):
+        fused_warp(x, theta, OUT_SIZE, backend="triton")
+
+
+@requires_triton
+def test_auto_dispatch(monkeypatch):
+    x, theta = make_input(), make_theta("affine")
+    assert fused._use_triton(x, "auto")
+    assert not fused._use_triton(x.double(), "auto")  # float64 stays on the torch path
+    if not ON_GPU:
+        monkeypatch.delenv("TORCHSTN_FORCE_TRITON")
+        assert not fused._use_triton(x, "auto")  # CPU tensors need the explicit opt-in
+        assert fused._use_triton(x, "triton")
+    with pytest.raises(TypeError, match="float32, bfloat16 or float16"):
+        fused_warp(x.double(), theta.double(), OUT_SIZE, backend="triton")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"kind": "similarity"}, ValueError, "kind"),
+        ({"padding": "reflection"}, ValueError, "padding"),
+        ({"backend": "cuda"}, ValueError, "backend"),
+        ({"deterministic": "yes"}, TypeError, "deterministic"),
+        ({"kind": "projective"}, ValueError, r"\(N, 3, 3\)"),
+        ({"kind": "tps"}, ValueError, r"\(N, K\*K, 2\)"),
+    ],
+)
+def test_bad_arguments_raise(kwargs, error, match):
+    x, theta = make_input(), make_theta("affine")
+    with pytest.raises(error, match=match):
+        fused_warp(x, theta, OUT_SIZE, **kwargs)
+
+
+def test_bad_tensors_raise():
+    x, theta = make_input(), make_theta("affine")
+    with pytest.raises(ValueError, match="batch"):
+        fused_warp(x[:1], theta, OUT_SIZE)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        fused_warp(x[0], theta, OUT_SIZE)
+    with pytest.raises(TypeError, match="floating-point"):
+        fused_warp(x.long(), theta, OUT_SIZE)
+    with pytest.raises(ValueError, match="out_size"):
+        fused_warp(x, theta, (4, 0))
+    with pytest.raises(ValueError, match="backend"):
+        set_backend("gpu")
+
+
+# ------------------------------------------------------------------ GPU only: realistic shapes
+
+
+@requires_gpu
+@pytest.mark.parametrize("deterministic", [False, True], ids=["atomic", "deterministic"])
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_gpu_medium_shapes(kind, padding, deterministic):
+    x = make_input(n=4, c=3, size=(37, 45))
+    theta = make_theta(kind, n=4)
+    got = values_and_grads(fused_fn(kind, padding, (29, 33), deterministic=deterministic),
+                           x, theta)
+    want = values_and_grads(torch_fn(kind, padding, (29, 33)), x, theta)
+    for a, b in zip(got, want, strict=True):
+        scale = max(1.0, b.abs().max().item())  # theta gradients sum over many pixels
+        torch.testing.assert_close(a, b, atol=1e-4 * scale, rtol=1e-4)
