@@ -343,3 +343,38 @@ def test_gpu_medium_shapes(kind, padding, deterministic):
     for a, b in zip(got, want, strict=True):
         scale = max(1.0, b.abs().max().item())  # theta gradients sum over many pixels
         torch.testing.assert_close(a, b, atol=1e-4 * scale, rtol=1e-4)
+
+
+@requires_triton
+@pytest.mark.parametrize("transform", ["affine", "attention", "rts", "projective", "tps"])
+def test_spatial_transformer_dispatches_to_fused_kernel(transform, monkeypatch):
+    """SpatialTransformer takes the fused path when it applies, and matches the torch path."""
+    from torch import nn
+
+    from torchstn import SpatialTransformer
+    from torchstn.modules import transformer as st_module
+
+    torch.manual_seed(0)
+    st = SpatialTransformer(nn.Sequential(nn.Flatten(), nn.Linear(2 * 5 * 6, 4)), transform,
+                            out_size=OUT_SIZE, in_shape=(2, *IN_SIZE)).to(DEVICE)
+    with torch.no_grad():
+        st.regressor.weight.normal_(0, 0.05)
+    x = make_input()
+    calls = []
+    real = st_module.fused_warp
+    monkeypatch.setattr(st_module, "fused_warp", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fused_out = st(x)
+    fused_out.sum().backward()
+    fused_grads = [p.grad.clone() for p in st.parameters()]
+    assert calls, "the fused kernel was not used"
+    st.zero_grad()
+    set_backend("torch")
+    try:
+        torch_out = st(x)
+        torch_out.sum().backward()
+    finally:
+        set_backend("auto")
+    assert len(calls) == 1  # set_backend("torch") bypassed the kernel
+    torch.testing.assert_close(fused_out, torch_out, **TOL)
+    for g, p in zip(fused_grads, st.parameters(), strict=True):
+        torch.testing.assert_close(g, p.grad, **TOL)

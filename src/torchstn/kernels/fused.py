@@ -183,6 +183,11 @@ def _triton_warp(input, theta, out_size, kind, padding, deterministic) -> Tensor
     return _FusedWarp.apply(input.contiguous(), params, ctrl, spec)
 
 
+def use_triton(input: Tensor) -> bool:
+    """Whether :func:`fused_warp` (``backend="auto"``) takes the Triton path for ``input``."""
+    return _use_triton(input, "auto")
+
+
 def _kernels():
     # looked up in sys.modules on every call, so that tests can re-import it under the interpreter
     return importlib.import_module(__package__ + ".triton_sampler")

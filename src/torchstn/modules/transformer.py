@@ -8,8 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import check_float, check_rank, check_size, check_tensor
+from ..kernels.fused import FUSED_PADDINGS, fused_warp, use_triton
 from ..sampler import MODES, PADDINGS, sample
-from ..transforms import MatrixTransform, Transform, get_transform
+from ..transforms import TPS, MatrixTransform, Transform, get_transform
 
 
 def _identity_init_(layer: nn.Linear, identity: tuple[float, ...]) -> None:
@@ -180,8 +181,31 @@ class SpatialTransformer(nn.Module):
         """Warp ``x`` ``(N, C, H, W)`` -> ``(N, C, *out_size)``; stores ``last_params``."""
         theta = self.params(x)
         self.last_params = theta
-        grid = self.transform.grid(theta, self._out_size(x))
+        out_size = self._out_size(x)
+        fused = self._fused_kind(x)
+        if fused is not None:  # CUDA + Triton: grid generated inside the sampler kernel
+            return fused_warp(x, self._fused_theta(theta, fused), out_size, kind=fused,
+                              padding=self.padding)
+        grid = self.transform.grid(theta, out_size)
         return sample(x, grid, self.mode, self.padding)
+
+    def _fused_kind(self, x: Tensor) -> str | None:
+        """The fused kernel's ``kind`` for this transform if the Triton path applies, else None."""
+        if self.mode != "bilinear" or self.padding not in FUSED_PADDINGS:
+            return None
+        if isinstance(self.transform, MatrixTransform):
+            kind = "projective" if self.transform.projective else "affine"
+        elif isinstance(self.transform, TPS):
+            kind = "tps"
+        else:
+            return None
+        return kind if use_triton(x) else None  # honours torchstn.kernels.set_backend
+
+    def _fused_theta(self, theta: Tensor, kind: str) -> Tensor:
+        if kind == "tps":  # target points of the control grid: c_k + d_k
+            ctrl = self.transform.control_points(device=theta.device, dtype=theta.dtype)
+            return ctrl + theta.view(theta.shape[0], -1, 2)
+        return self.transform.matrix(theta)
 
     def extra_repr(self) -> str:
         return (
