@@ -1,0 +1,65 @@
+"""Shared helpers of the benchmark scripts: timing, the machine header, markdown tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+
+import torch
+import torch.utils.benchmark as tb
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def header(title: str) -> str:
+    """Markdown lines naming what ran where: machine, threads, versions, commit."""
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else cpu_name()
+    return "\n".join([
+        f"## {title}",
+        "",
+        f"- machine: {device}, {os.cpu_count()} logical CPUs, torch.get_num_threads() = "
+        f"{torch.get_num_threads()}",
+        f"- torch {torch.__version__}, Python {platform.python_version()}, commit {commit()}",
+        "",
+    ])
+
+
+def median_ms(fn: Callable[[], object], min_run_time: float = 0.5) -> float:
+    """Median wall time of ``fn()`` in milliseconds (torch.utils.benchmark, warm-up included)."""
+    timer = tb.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    """A markdown table from dicts sharing keys (floats with 3 significant digits)."""
+    keys = list(rows[0])
+
+    def fmt(v: object) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,31 @@
+"""The paper's models by name (``fcn``, ``cnn``, ``st-cnn-aff`` ...), parameter-matched."""
+
+from .classifiers import (
+    MNIST_MEAN,
+    MNIST_STD,
+    Normalize,
+    cnn_classifier,
+    count_parameters,
+    fcn_classifier,
+)
+from .registry import (
+    MAX_PARAMS,
+    MODEL_NAMES,
+    TOLERANCE,
+    ModelSpec,
+    build_for_dataset,
+    build_from_spec,
+    build_model,
+    dataset_info,
+    model_spec,
+    parameter_table,
+    parse_name,
+)
+from .st_models import DigitClassifier
+
+__all__ = [
+    "MODEL_NAMES", "MAX_PARAMS", "TOLERANCE", "ModelSpec", "DigitClassifier", "Normalize",
+    "MNIST_MEAN", "MNIST_STD", "build_model", "build_from_spec", "build_for_dataset",
+    "model_spec", "parameter_table", "parse_name", "dataset_info", "cnn_classifier",
+    "fcn_classifier", "count_parameters",
+]

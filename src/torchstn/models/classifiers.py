@@ -1,0 +1,101 @@
+"""The paper's classifiers (PAPER.md §2): a CNN and an FCN, each with three weight layers.
+
+* CNN: ``conv 9x9 -> ReLU -> max-pool 2 -> conv 7x7 -> ReLU -> max-pool 2 -> fc(classes)``,
+  stride 1, no padding. The pools use ``ceil_mode=True``: on RTS (42 -> avg-pool 21 -> conv9 13
+  -> pool 6 -> conv7) floor pooling would leave nothing, ceil pooling gives 13 -> 7 -> 1 -> 1. On
+  28x28 inputs (20 -> 10 -> 4 -> 2) ceil and floor agree, so the paper's MNIST net is unchanged.
+* FCN: ``flatten -> fc(h) -> ReLU -> fc(h) -> ReLU -> fc(classes)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..checks import check_size
+
+CNN_KERNELS = (9, 7)  # paper [S]
+POOL = 2  # max-pool 2x2 after each convolution
+# MNIST training-set statistics of pixel values in [0, 1] (the usual normalisation constants)
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+
+
+class Normalize(nn.Module):
+    """``(x - mean) / std`` with scalar statistics; the model receives images in [0, 1]."""
+
+    def __init__(self, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> None:
+        super().__init__()
+        if not std > 0:
+            raise ValueError(f"std: expected a positive number, got {std}")
+        self.mean = float(mean)
+        self.std = float(std)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) * (1.0 / self.std)
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean}, std={self.std}"
+
+
+def cnn_feature_size(size: int, kernels: Sequence[int] = CNN_KERNELS) -> int:
+    """Spatial side after the CNN's ``conv -> ceil max-pool`` stages (0 or less: too small)."""
+    for k in kernels:
+        size -= k - 1
+        if size < 1:
+            return size
+        size = math.ceil(size / POOL)
+    return size
+
+
+def cnn_classifier(
+    in_shape: tuple[int, int, int], num_classes: int, widths: Sequence[int] = (32, 64),
+    kernels: Sequence[int] = CNN_KERNELS,
+) -> nn.Sequential:
+    """CNN mapping ``(N, C, H, W)`` to logits ``(N, num_classes)``; ``widths`` are the filters."""
+    c, h, w = check_size(tuple(in_shape), 3, "in_shape")
+    (num_classes,) = check_size(num_classes, 1, "num_classes")
+    widths = check_size(tuple(widths), len(kernels), "widths")
+    fh, fw = cnn_feature_size(h, kernels), cnn_feature_size(w, kernels)
+    if fh < 1 or fw < 1:
+        raise ValueError(
+            f"in_shape: the CNN's {'x'.join(map(str, kernels))} convolutions need a larger "
+            f"input than {h}x{w}"
+        )
+    layers: list[nn.Module] = []
+    prev = c
+    for width, k in zip(widths, kernels, strict=True):
+        layers += [nn.Conv2d(prev, width, k), nn.ReLU(), nn.MaxPool2d(POOL, ceil_mode=True)]
+        prev = width
+    layers += [nn.Flatten(), nn.Linear(prev * fh * fw, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def fcn_classifier(
+    in_shape: tuple[int, int, int], num_classes: int, hidden: Sequence[int] = (128, 128)
+) -> nn.Sequential:
+    """FCN mapping ``(N, C, H, W)`` to logits ``(N, num_classes)``; ``hidden`` are the widths."""
+    shape = check_size(tuple(in_shape), 3, "in_shape")
+    (num_classes,) = check_size(num_classes, 1, "num_classes")
+    hidden = check_size(tuple(hidden), len(hidden) or 1, "hidden")
+    layers: list[nn.Module] = [nn.Flatten()]
+    prev = math.prod(shape)
+    for width in hidden:
+        layers += [nn.Linear(prev, width), nn.ReLU()]
+        prev = width
+    layers.append(nn.Linear(prev, num_classes))
+    return nn.Sequential(*layers)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable scalars."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def count_on_meta(build, *args, **kwargs) -> int:
+    """Parameter count of ``build(*args, **kwargs)`` without allocating or initialising weights."""
+    with torch.device("meta"):
+        return count_parameters(build(*args, **kwargs))

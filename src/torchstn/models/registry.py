@@ -1,0 +1,230 @@
+"""Model registry keyed by the paper's names, with parameter-matched widths.
+
+Names: ``fcn``, ``cnn`` and ``st-{fcn,cnn}-{aff,proj,tps,att,rts,pwa}``. For one data set every
+model gets (within :data:`TOLERANCE`) the parameter count of the CNN baseline with
+:data:`BASE_CNN_WIDTHS` filters: the FCN's hidden width and the ST models' classifier widths are
+found by a search, so a transformer's localisation net is paid for by a narrower classifier.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..checks import check_size
+from .classifiers import cnn_classifier, count_on_meta, count_parameters, fcn_classifier
+from .st_models import DigitClassifier, cnn_transformer, fcn_transformer
+
+# suffix of the model name -> transform family
+TRANSFORM_SUFFIXES = {
+    "aff": "affine",
+    "proj": "projective",
+    "tps": "tps",
+    "att": "attention",
+    "rts": "rts",
+    "pwa": "pwa",
+}
+CLASSIFIERS = ("fcn", "cnn")
+MODEL_NAMES: tuple[str, ...] = (*CLASSIFIERS, *(
+    f"st-{c}-{s}" for c in CLASSIFIERS for s in TRANSFORM_SUFFIXES
+))
+BASE_CNN_WIDTHS = (32, 64)  # paper: 32-64 filters [S]
+CNN_WIDTH_RATIO = 2  # second conv has twice the filters of the first, as in the base CNN
+TOLERANCE = 0.10  # every model within 10% of the CNN's parameter count
+MAX_PARAMS = 500_000
+# sanity limits on records read from files (far above anything the registry builds)
+MAX_SIDE = 4096
+MAX_LOAD_PARAMS = 100 * MAX_PARAMS
+MNIST_SIDE = 28  # inputs larger than a digit are average-pooled 2x (the paper's RTS and TC rule)
+LARGE_INPUT_POOL = 2
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that rebuilds a model: stored as JSON beside its weights."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    num_classes: int
+    widths: tuple[int, ...]
+    pool: int
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "in_shape": list(self.in_shape),
+                "num_classes": self.num_classes, "widths": list(self.widths), "pool": self.pool}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        """The spec of a stored record, checked before anything is allocated for it."""
+        try:
+            spec = cls(name=str(d["name"]), in_shape=tuple(int(v) for v in d["in_shape"]),
+                       num_classes=int(d["num_classes"]),
+                       widths=tuple(int(v) for v in d["widths"]), pool=int(d["pool"]))
+        except (KeyError, TypeError, ValueError) as e:
+            got = sorted(d) if isinstance(d, dict) else d
+            raise ValueError(f"model record: expected name, in_shape, num_classes, widths, "
+                             f"pool; got {got!r} ({e})") from None
+        spec.validate()
+        return spec
+
+    def validate(self) -> None:
+        """Sane sizes: a file cannot make the loader allocate an absurd model."""
+        kind, _ = parse_name(self.name)
+        c, h, w = check_size(self.in_shape, 3, "model record in_shape")
+        check_size(self.widths, len(self.widths) or 1, "model record widths")
+        check_size(self.num_classes, 1, "model record num_classes")
+        check_size(self.pool, 1, "model record pool")
+        if max(c, h, w) > MAX_SIDE or h < self.pool or w < self.pool:
+            raise ValueError(f"model record: in_shape {self.in_shape} with pool {self.pool} is "
+                             f"out of range (sides 1..{MAX_SIDE})")
+        n = count_on_meta(_classifier_builder(kind), _pooled(self.in_shape, self.pool),
+                          self.num_classes, self.widths)
+        if n > MAX_LOAD_PARAMS:
+            raise ValueError(f"model record: a classifier of {n} parameters is out of range "
+                             f"(at most {MAX_LOAD_PARAMS})")
+
+
+def parse_name(name: str) -> tuple[str, str | None]:
+    """``"st-cnn-aff"`` -> ``("cnn", "affine")``; ``"fcn"`` -> ``("fcn", None)``."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; expected one of: {', '.join(MODEL_NAMES)}")
+    if name in CLASSIFIERS:
+        return name, None
+    _, kind, suffix = name.split("-")
+    return kind, TRANSFORM_SUFFIXES[suffix]
+
+
+def default_pool(in_shape: tuple[int, int, int]) -> int:
+    """2 for inputs larger than an MNIST digit (RTS, TC, addition), else 1."""
+    return LARGE_INPUT_POOL if min(in_shape[1:]) > MNIST_SIDE else 1
+
+
+def _classifier_builder(kind: str) -> Callable[[tuple[int, int, int], int, tuple[int, ...]],
+                                               nn.Module]:
+    return cnn_classifier if kind == "cnn" else fcn_classifier
+
+
+def _widths(kind: str, w: int) -> tuple[int, ...]:
+    """Widths of a classifier from one size knob ``w``."""
+    return (w, CNN_WIDTH_RATIO * w) if kind == "cnn" else (w, w)
+
+
+def _pooled(in_shape: tuple[int, int, int], pool: int) -> tuple[int, int, int]:
+    c, h, w = in_shape
+    return (c, h // pool, w // pool)
+
+
+def build_from_spec(spec: ModelSpec) -> DigitClassifier:
+    """The model of ``spec`` (freshly initialised)."""
+    kind, transform = parse_name(spec.name)
+    in_shape = check_size(tuple(spec.in_shape), 3, "in_shape")
+    classifier = _classifier_builder(kind)(_pooled(in_shape, spec.pool), spec.num_classes,
+                                           spec.widths)
+    transformer = None
+    if transform is not None:
+        transformer = (cnn_transformer(in_shape, transform) if kind == "cnn"
+                       else fcn_transformer(in_shape, transform, spec.pool))
+    model = DigitClassifier(classifier, in_shape, transformer, spec.pool)
+    model.spec = spec
+    return model
+
+
+def fit_width(count: Callable[[int], int], target: int) -> int:
+    """Smallest-error ``w >= 1`` for a count that increases with ``w`` (doubling + bisection)."""
+    hi = 1
+    while count(hi) < target:
+        hi *= 2
+    lo = max(1, hi // 2)
+    while hi - lo > 1:  # invariant: count(lo) < target <= count(hi), or lo == 1
+        mid = (lo + hi) // 2
+        if count(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return min((lo, hi), key=lambda w: abs(count(w) - target))
+
+
+@functools.lru_cache(maxsize=256)
+def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int) -> ModelSpec:
+    """The parameter-matched spec of model ``name`` for inputs ``in_shape`` and ``num_classes``."""
+    kind, transform = parse_name(name)
+    in_shape = check_size(tuple(in_shape), 3, "in_shape")
+    (num_classes,) = check_size(num_classes, 1, "num_classes")
+    pool = default_pool(in_shape)
+    pooled = _pooled(in_shape, pool)
+    target = count_on_meta(cnn_classifier, pooled, num_classes, BASE_CNN_WIDTHS)
+    if name == "cnn":
+        return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
+    loc = 0
+    if transform is not None:
+        st = (cnn_transformer(in_shape, transform) if kind == "cnn"
+              else fcn_transformer(in_shape, transform, pool))
+        loc = count_parameters(st)
+    build = _classifier_builder(kind)
+
+    def count(w: int) -> int:
+        return loc + count_on_meta(build, pooled, num_classes, _widths(kind, w))
+
+    w = fit_width(count, target)
+    total = count(w)
+    if abs(total - target) > TOLERANCE * target:
+        raise ValueError(
+            f"model {name!r} cannot be matched to the CNN's {target} parameters on inputs "
+            f"{in_shape}: the best width gives {total} (localisation net {loc})"
+        )
+    return ModelSpec(name, in_shape, num_classes, _widths(kind, w), pool)
+
+
+def build_model(
+    name: str, in_shape: tuple[int, int, int], num_classes: int,
+    widths: tuple[int, ...] | None = None,
+) -> DigitClassifier:
+    """Model ``name`` for inputs ``(C, H, W)`` with parameter-matched widths (or ``widths``)."""
+    spec = model_spec(name, tuple(in_shape), num_classes)
+    if widths is not None:
+        spec = ModelSpec(spec.name, spec.in_shape, spec.num_classes, tuple(widths), spec.pool)
+    return build_from_spec(spec)
+
+
+def dataset_info(dataset: str) -> tuple[tuple[int, int, int], int]:
+    """``(in_shape, num_classes)`` of a registered data set; errors name the valid ones."""
+    from ..data import DATASETS
+
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of: {', '.join(DATASETS)}")
+    info = DATASETS[dataset]
+    num_classes = getattr(info, "num_classes", None)
+    if not num_classes:
+        usable = [k for k, v in DATASETS.items() if getattr(v, "num_classes", None)]
+        raise ValueError(f"dataset {dataset!r} has no class labels; classification models are "
+                         f"built for: {', '.join(usable)}")
+    return tuple(info.in_shape), int(num_classes)
+
+
+def build_for_dataset(name: str, dataset: str) -> DigitClassifier:
+    """Model ``name`` sized for data set ``dataset`` (``"rts"``, ``"tc"``...)."""
+    in_shape, num_classes = dataset_info(dataset)
+    return build_model(name, in_shape, num_classes)
+
+
+def parameter_table(dataset: str, names: tuple[str, ...] = MODEL_NAMES) -> list[dict]:
+    """One row per model: name, widths, localisation/classifier/total parameters, % of the CNN."""
+    in_shape, num_classes = dataset_info(dataset)
+    cnn_total = None
+    rows = []
+    for name in ("cnn", *(n for n in names if n != "cnn")):
+        model = build_model(name, in_shape, num_classes)
+        loc = 0 if model.transformer is None else count_parameters(model.transformer)
+        total = count_parameters(model)
+        cnn_total = cnn_total or total
+        if total > MAX_PARAMS:
+            raise ValueError(f"model {name!r} on {dataset!r} has {total} parameters, over the "
+                             f"{MAX_PARAMS} limit")
+        rows.append({"model": name, "widths": list(model.spec.widths), "pool": model.spec.pool,
+                     "localization": loc, "classifier": total - loc, "total": total,
+                     "vs_cnn": total / cnn_total - 1})
+    order = {n: i for i, n in enumerate(names)}
+    return sorted(rows, key=lambda r: order.get(r["model"], -1))

@@ -1,0 +1,46 @@
+import pytest
+import torch
+
+from torchstn.models import MNIST_MEAN, MNIST_STD, Normalize, cnn_classifier, fcn_classifier
+from torchstn.models.classifiers import cnn_feature_size, count_on_meta, count_parameters
+
+
+@pytest.mark.parametrize("side, expected", [(28, 2), (21, 1), (30, 3)])
+def test_cnn_feature_size_known_answers(side, expected):
+    # 28: conv9 20, pool 10, conv7 4, pool 2; 21 (RTS after the 2x pool): 13, 7, 1, 1 (ceil
+    # pooling: floor would give 6 then nothing); 30 (TC after the pool): 22, 11, 5, 3
+    assert cnn_feature_size(side) == expected
+
+
+def test_cnn_shapes_and_known_parameter_count():
+    net = cnn_classifier((1, 28, 28), 10, (32, 64))
+    assert net(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    conv1 = 32 * 81 + 32
+    conv2 = 64 * 32 * 49 + 64
+    fc = 64 * 2 * 2 * 10 + 10
+    assert count_parameters(net) == conv1 + conv2 + fc
+    assert count_on_meta(cnn_classifier, (1, 28, 28), 10, (32, 64)) == conv1 + conv2 + fc
+
+
+def test_cnn_on_rts_size_does_not_collapse():
+    net = cnn_classifier((1, 21, 21), 10, (8, 16))
+    assert net(torch.rand(3, 1, 21, 21)).shape == (3, 10)
+
+
+def test_cnn_too_small_input_raises():
+    with pytest.raises(ValueError, match="larger input"):
+        cnn_classifier((1, 10, 10), 10)
+
+
+def test_fcn_three_weight_layers():
+    net = fcn_classifier((2, 5, 5), 19, (7, 7))
+    linear = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(50, 7), (7, 7), (7, 19)]
+    assert net(torch.rand(4, 2, 5, 5)).shape == (4, 19)
+
+
+def test_normalize():
+    x = torch.tensor([MNIST_MEAN, MNIST_MEAN + MNIST_STD])
+    assert torch.allclose(Normalize()(x), torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError):
+        Normalize(0.0, 0.0)

@@ -1,0 +1,122 @@
+import pytest
+import torch
+
+from torchstn.models import (
+    MAX_PARAMS,
+    MODEL_NAMES,
+    TOLERANCE,
+    ModelSpec,
+    build_from_spec,
+    build_model,
+    count_parameters,
+    parameter_table,
+    parse_name,
+)
+from torchstn.models.registry import default_pool, fit_width
+
+SHAPES = {"r": ((1, 28, 28), 10), "rts": ((1, 42, 42), 10), "tc": ((1, 60, 60), 10),
+          "addition": ((2, 42, 42), 19)}
+
+
+def test_names_cover_the_paper_and_the_other_families():
+    for name in ["fcn", "cnn", "st-fcn-aff", "st-fcn-proj", "st-fcn-tps", "st-cnn-aff",
+                 "st-cnn-proj", "st-cnn-tps", "st-cnn-att", "st-cnn-rts", "st-cnn-pwa"]:
+        assert name in MODEL_NAMES
+    assert parse_name("st-cnn-tps") == ("cnn", "tps")
+    assert parse_name("fcn") == ("fcn", None)
+
+
+def test_unknown_name_lists_valid_names():
+    with pytest.raises(ValueError, match="unknown model 'st-cnn-foo'.*st-cnn-aff"):
+        build_model("st-cnn-foo", (1, 28, 28), 10)
+
+
+@pytest.mark.parametrize("dataset", list(SHAPES))
+def test_every_model_matches_the_cnn_budget(dataset):
+    shape, k = SHAPES[dataset]
+    cnn = count_parameters(build_model("cnn", shape, k))
+    for name in MODEL_NAMES:
+        model = build_model(name, shape, k)
+        n = count_parameters(model)
+        assert abs(n - cnn) <= TOLERANCE * cnn, (name, n, cnn)
+        assert n <= MAX_PARAMS
+        assert model(torch.rand(2, *shape)).shape == (2, k)
+
+
+def test_st_models_pay_with_a_narrower_classifier():
+    shape, k = SHAPES["rts"]
+    base = build_model("cnn", shape, k).spec.widths
+    st = build_model("st-cnn-aff", shape, k).spec.widths
+    assert st[0] < base[0] and st[1] < base[1]
+
+
+def test_pool_rule():
+    assert default_pool((1, 28, 28)) == 1
+    assert default_pool((1, 42, 42)) == 2
+    assert default_pool((1, 60, 60)) == 2
+
+
+def test_fit_width_known_answer():
+    assert fit_width(lambda w: w * w, 50) == 7  # 49 is closer to 50 than 64
+    assert fit_width(lambda w: 10 * w, 5) == 1
+
+
+@pytest.mark.parametrize("name", ["st-cnn-aff", "st-fcn-tps", "st-cnn-proj"])
+def test_st_model_starts_as_identity_and_every_parameter_learns(name):
+    shape, k = SHAPES["rts"]
+    torch.manual_seed(0)
+    model = build_model(name, shape, k)
+    x = torch.rand(3, *shape)
+    assert torch.allclose(model.warp(x), x, atol=1e-5)
+    model(x).logsumexp(1).sum().backward()
+    reg = model.transformer.regressor
+    # zero-initialised regression weights get a gradient through the sampler
+    assert reg.weight.grad is not None and reg.weight.grad.abs().sum() > 0
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing
+
+
+def test_spec_round_trip_rebuilds_same_architecture():
+    model = build_model("st-cnn-att", (1, 28, 28), 10)
+    spec = ModelSpec.from_dict(model.spec.to_dict())
+    assert spec == model.spec
+    clone = build_from_spec(spec)
+    clone.load_state_dict(model.state_dict())
+    x = torch.rand(2, 1, 28, 28)
+    assert torch.equal(clone(x), model(x))
+
+
+def test_bad_record_raises():
+    with pytest.raises(ValueError, match="model record"):
+        ModelSpec.from_dict({"name": "cnn"})
+
+
+def test_wrong_input_shape_raises():
+    model = build_model("cnn", (1, 28, 28), 10)
+    with pytest.raises(ValueError, match=r"expected shape \(N, 1, 28, 28\)"):
+        model(torch.rand(2, 1, 42, 42))
+    with pytest.raises(TypeError, match="floating-point"):
+        model(torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
+
+
+def test_parameter_table_rts():
+    rows = parameter_table("rts")
+    assert [r["model"] for r in rows] == list(MODEL_NAMES)
+    for r in rows:
+        assert r["localization"] + r["classifier"] == r["total"]
+        assert abs(r["vs_cnn"]) <= TOLERANCE
+        assert (r["localization"] > 0) == r["model"].startswith("st-")
+
+
+def test_parameter_table_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown dataset 'zz'.*rts"):
+        parameter_table("zz")
+
+
+@pytest.mark.parametrize("change", [{"pool": 0}, {"widths": [10**6, 10**6]},
+                                    {"in_shape": [1, 10**6, 10**6]}, {"num_classes": 0},
+                                    {"widths": [-1, 2]}])
+def test_absurd_records_are_refused_before_allocation(change):
+    d = {**build_model("cnn", (1, 28, 28), 10).spec.to_dict(), **change}
+    with pytest.raises(ValueError, match="model record"):
+        ModelSpec.from_dict(d)

@@ -1,0 +1,70 @@
+import math
+
+import pytest
+import torch
+
+import torchstn
+from torchstn.train import TrainConfig, train
+from torchstn.train.loop import make_optimizer
+from torchstn.train.metrics import read_metrics
+
+
+def config(tmp_path, **kw):
+    base = {"dataset": "rts", "model": "cnn", "out": str(tmp_path / "run"), "epochs": 2,
+            "batch_size": 32, "limit": 192, "lr": 0.05, "schedule": "constant",
+            "tensorboard": False, "extra": {"fake_data": True}}
+    return TrainConfig(**{**base, **kw})
+
+
+def test_two_epochs_write_a_complete_run(tmp_path):
+    result = train(config(tmp_path), progress=False)
+    run = tmp_path / "run"
+    assert result.status == "done" and result.epoch == 2 and result.step == 12
+    for name in ("config.json", "metrics.jsonl", "state.pt", "last.safetensors",
+                 "model.safetensors", "summary.json"):
+        assert (run / name).is_file(), name
+    history = read_metrics(run)
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert history[1]["loss"] < history[0]["loss"]
+    assert all(r["images_per_s"] > 0 for r in history)
+    model = torchstn.load_model(run)
+    assert model(torch.rand(1, 1, 42, 42)).shape == (1, 10)
+
+
+def test_existing_run_needs_resume_or_overwrite(tmp_path):
+    train(config(tmp_path, epochs=1), progress=False)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(config(tmp_path, epochs=1), progress=False)
+    assert train(config(tmp_path, epochs=1), overwrite=True, progress=False).epoch == 1
+
+
+def test_resume_extends_and_refuses_changed_settings(tmp_path):
+    train(config(tmp_path, epochs=1), progress=False)
+    with pytest.raises(ValueError, match="lr was 0.05 in the saved run"):
+        train(config(tmp_path), resume=True, overrides={"lr": 0.1}, progress=False)
+    result = train(config(tmp_path), resume=True, overrides={"epochs": 2}, progress=False)
+    assert result.epoch == 2
+    assert [r["epoch"] for r in read_metrics(tmp_path / "run")] == [1, 2]
+
+
+def test_resume_from_missing_state(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(config(tmp_path), resume=True, progress=False)
+
+
+def test_optimizer_groups_and_adamw(tmp_path):
+    cfg = config(tmp_path, model="st-cnn-aff", optimizer="adamw", loc_lr_mult=0.1,
+                 lr=1e-3).resolved()
+    model = torchstn.models.build_model("st-cnn-aff", (1, 42, 42), 10)
+    opt = make_optimizer(cfg, model)
+    assert isinstance(opt, torch.optim.AdamW)
+    lrs = {g["name"]: g["base_lr"] for g in opt.param_groups}
+    assert lrs == pytest.approx({"localization": 1e-4, "rest": 1e-3})
+    assert all(g["weight_decay"] == 0.01 for g in opt.param_groups)
+
+
+@pytest.mark.parametrize("schedule, bf16", [("cosine", True), ("onecycle", False)])
+def test_bf16_and_schedules_train(tmp_path, schedule, bf16):
+    result = train(config(tmp_path, epochs=1, bf16=bf16, schedule=schedule, limit=64,
+                          model="st-cnn-aff"), progress=False)
+    assert math.isfinite(result.history[0]["loss"])
