@@ -3,7 +3,7 @@
 The coordinate convention is defined once, in :mod:`torchstn.coords`.
 """
 
-from . import coords, modules, transforms
+from . import coords, data, kernels, modules, transforms
 from .checks import set_finite_checks
 from .modules import (
     ParallelTransformers,
@@ -21,6 +21,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "coords",
+    "data",
+    "kernels",
     "transforms",
     "modules",
     "get_transform",
