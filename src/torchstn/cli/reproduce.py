@@ -1,0 +1,91 @@
+"""``torchstn reproduce``: the paper's Table 1 (train, resume, evaluate, report) and figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..reproduce.figures import FIGURE_MODEL, FIGURE_ROWS
+from ..reproduce.recipes import DEFAULT_SEEDS
+from ..reproduce.table1 import CHECKPOINTS_DIR, RESULTS_DIR, RUNS_DIR
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs-dir", default=RUNS_DIR,
+                   help=f"run folders <dataset>/<model>/seed<k> (default {RUNS_DIR})")
+    p.add_argument("--results-dir", default=RESULTS_DIR,
+                   help=f"where the report goes (default {RESULTS_DIR})")
+    p.add_argument("--data-dir", "--data-root", dest="data_root",
+                   help="folder holding the MNIST files (default $TORCHSTN_DATA)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (training and testing)")
+    p.add_argument("--fake-data", action="store_true", help=argparse.SUPPRESS)  # tests only
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "reproduce", help="reproduce the paper's Table 1",
+        description="Reproduce the paper's experiments: `table1` trains, resumes, tests and "
+                    "reports the distorted-MNIST table; `figures` draws the ST-CNNs.")
+    sub = p.add_subparsers(dest="what", metavar="WHAT")
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+    t = sub.add_parser(
+        "table1", help="train the missing cells of Table 1 and write the report",
+        description="Train every missing cell (run folder <runs-dir>/<dataset>/<model>/"
+                    "seed<k>) with its column's recipe, resume unfinished ones, skip finished "
+                    "ones, then test every finished run on the fixed test set and write "
+                    "<results-dir>/table1.json and table1.md (and checkpoints, figures).")
+    t.add_argument("--cells", help="DATASET:MODEL[,...], e.g. rts:st-cnn-aff,r:cnn; DATASET "
+                                   "alone is a whole column (default: the whole table)")
+    t.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
+                   help=f"seeds 0..N-1 per cell (default {DEFAULT_SEEDS})")
+    t.add_argument("--checkpoints-dir", default=CHECKPOINTS_DIR,
+                   help=f"committed models <dataset>/<model>-seed<k>.safetensors "
+                        f"(default {CHECKPOINTS_DIR})")
+    t.add_argument("--dry-run", action="store_true", help="print what would be trained")
+    t.add_argument("--report-only", action="store_true",
+                   help="train nothing: (re)write the report from the finished runs")
+    t.add_argument("--no-figures", action="store_true", help="do not draw the figures")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _common(t)
+    t.set_defaults(func=run_table1)
+
+    f = sub.add_parser(
+        "figures", help="Figure-1-style pictures of the trained ST-CNNs",
+        description="For every distortion with a finished run of the model, write "
+                    "<results-dir>/figures/<dataset>-st-cnn.png: test images with the sampling "
+                    "grid, the transformer's output and the prediction.")
+    f.add_argument("--model", default=FIGURE_MODEL, help=f"default {FIGURE_MODEL}")
+    f.add_argument("--rows", type=int, default=FIGURE_ROWS, help="test images per picture")
+    _common(f)
+    f.set_defaults(func=run_figures)
+
+
+def run_table1(args: argparse.Namespace) -> int:
+    from ..reproduce.driver import Options, reproduce_table1
+    from ..reproduce.table1 import parse_cells
+
+    if args.dry_run and args.report_only:
+        raise ValueError("--dry-run and --report-only: expected at most one of them")
+    opts = Options(cells=parse_cells(args.cells), seeds=args.seeds, runs_dir=Path(args.runs_dir),
+                   results_dir=Path(args.results_dir),
+                   checkpoints_dir=Path(args.checkpoints_dir), threads=args.threads,
+                   data_root=args.data_root, fake=args.fake_data,
+                   progress=not args.no_progress, figures=not args.no_figures)
+    return reproduce_table1(opts, dry_run=args.dry_run, report_only=args.report_only)
+
+
+def run_figures(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..reproduce.figures import write_figures
+    from ..train.data import check_data_root
+
+    check_data_root(args.data_root)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    written = write_figures(args.runs_dir, args.results_dir, model=args.model, rows=args.rows,
+                            data_root=args.data_root, fake=args.fake_data)
+    if not written:
+        print(f"no finished {args.model} run in {args.runs_dir}: no figures written")
+    return 0

@@ -1,0 +1,17 @@
+"""Reproducing the paper's Table 1: recipes, the training driver, the report and figures.
+
+* :mod:`.recipes`: the cells, the paper's errors (PAPER.md §2) and one training recipe per column.
+* :mod:`.table1`: cell parsing, run-folder states, commands, training a cell in a child process.
+* :mod:`.evaluation`: test errors of finished runs, committed checkpoints, one result per cell.
+* :mod:`.report`: ``results/table1.json`` and ``results/table1.md``.
+* :mod:`.figures`: Figure-1-style pictures of the ST-CNNs.
+* :mod:`.driver`: ``torchstn reproduce table1`` end to end.
+"""
+
+from .driver import Options, report, reproduce_table1
+from .figures import write_figures
+from .recipes import COLUMNS, PAPER_ERRORS, RECIPES, Cell, all_cells, recipe
+from .table1 import parse_cells, plan, run_state
+
+__all__ = ["Options", "report", "reproduce_table1", "write_figures", "COLUMNS", "PAPER_ERRORS",
+           "RECIPES", "Cell", "all_cells", "recipe", "parse_cells", "plan", "run_state"]

@@ -1,0 +1,109 @@
+"""``torchstn reproduce table1``: train the missing cells, then write the report."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import torch
+
+from .evaluation import Context, collect
+from .figures import write_figures
+from .recipes import DEFAULT_SEEDS, Cell, all_cells
+from .report import write_report
+from .table1 import (
+    CHECKPOINTS_DIR,
+    INTERRUPTED,
+    RESULTS_DIR,
+    RUNS_DIR,
+    plan,
+    terminate_as_interrupt,
+    train_job,
+)
+
+FAILED = 1
+
+
+@dataclass
+class Options:
+    cells: list[Cell] = field(default_factory=all_cells)  # the cells to train
+    seeds: int = DEFAULT_SEEDS
+    runs_dir: Path = Path(RUNS_DIR)
+    results_dir: Path = Path(RESULTS_DIR)
+    checkpoints_dir: Path = Path(CHECKPOINTS_DIR)
+    threads: int | None = None
+    data_root: str | None = None
+    fake: bool = False
+    progress: bool = True
+    figures: bool = True
+
+
+def report(opts: Options, log: TextIO | None = None, figures: bool | None = None
+           ) -> tuple[Path, Path]:
+    """Evaluate the finished runs of every cell (cached) and write the report (and figures)."""
+    log = log or sys.stderr
+    ctx = Context(Path(opts.runs_dir), Path(opts.checkpoints_dir), opts.data_root, opts.fake,
+                  opts.seeds, log=log)
+    paths = write_report(collect(ctx), opts.results_dir, opts.seeds)
+    print(f"torchstn reproduce: wrote {paths[0]} and {paths[1]}", file=log, flush=True)
+    if opts.figures if figures is None else figures:
+        write_figures(opts.runs_dir, opts.results_dir, data_root=opts.data_root,
+                      fake=opts.fake, log=log)
+    return paths
+
+
+def reproduce_table1(opts: Options, *, dry_run: bool = False, report_only: bool = False,
+                     out: TextIO | None = None, log: TextIO | None = None) -> int:
+    """Train what is missing of ``opts.cells`` x seeds, resume what is unfinished, report.
+
+    Returns the exit code: 0, 1 when some cell failed (the others still ran), 130 when
+    interrupted (the running cell saved a checkpoint; the same command resumes).
+    """
+    from ..train.data import check_data_root
+
+    out, log = out or sys.stdout, log or sys.stderr
+    check_data_root(opts.data_root)
+    if opts.threads is not None:
+        if opts.threads < 1:
+            raise ValueError(f"--threads: expected a positive integer, got {opts.threads}")
+        torch.set_num_threads(opts.threads)
+    if report_only:
+        report(opts, log)
+        return 0
+    jobs = plan(opts.cells, opts.seeds, opts.runs_dir, threads=opts.threads,
+                data_root=opts.data_root, fake=opts.fake)
+    if dry_run:
+        for job in jobs:
+            print(job.describe(), file=out)
+        count = {a: sum(j.action == a for j in jobs) for a in ("train", "resume", "skip", "busy")}
+        print(f"{count['train']} to train, {count['resume']} to resume, {count['skip']} done, "
+              f"{count['busy']} being trained elsewhere; then the report in {opts.results_dir}",
+              file=out)
+        return 0
+    failed = []
+    with terminate_as_interrupt():
+        try:
+            for job in jobs:
+                if job.action in ("skip", "busy"):
+                    print(f"torchstn reproduce: {job.describe()}", file=log)
+                    continue
+                rc = train_job(job, threads=opts.threads, data_root=opts.data_root,
+                               progress=opts.progress, log=log)
+                if rc == INTERRUPTED:
+                    raise KeyboardInterrupt
+                if rc != 0:
+                    failed.append(f"{job.cell.key} seed {job.seed} (exit code {rc})")
+                    print(f"torchstn reproduce: {failed[-1]} failed; going on", file=log)
+                    continue
+                report(opts, log, figures=False)  # keep the report current on long campaigns
+        except KeyboardInterrupt:
+            print("torchstn reproduce: interrupted; the running cell saved a checkpoint; run the "
+                  "same command again to resume", file=log)
+            return INTERRUPTED
+    report(opts, log)
+    if failed:
+        print(f"torchstn reproduce: failed: {'; '.join(failed)}", file=log)
+        return FAILED
+    return 0

@@ -1,0 +1,250 @@
+"""Results of finished Table 1 runs: test error, committed checkpoint, provenance, per cell.
+
+The test error of a run is measured once on the fixed test set of its data set
+(:func:`torchstn.data.test_set`, 10,000 images) and cached in the run folder's ``eval.json``,
+keyed by the SHA-256 of the model file. The committed checkpoint
+``<checkpoints-dir>/<dataset>/<model>-seed<k>.safetensors`` is stored as float16 when that copy
+(loaded back as float32) makes exactly as many test errors as the trained model, else as float32.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from torch import Tensor
+
+from ..data.sets import TEST_SEED
+from ..io import MODEL_FILE
+from ..train.checkpoint import atomic_write, atomic_write_text
+from ..train.config import CONFIG_FILE
+from ..train.metrics import read_metrics
+from ..train.run_dir import SUMMARY_FILE
+from .provenance import relative_to_root, repo_root, sha256
+from .recipes import DEFAULT_SEEDS, Cell, all_cells
+from .table1 import (
+    EVAL_FILE,
+    PROVENANCE_FILE,
+    command_from_config,
+    read_json,
+    reproduce_command,
+    run_dir,
+    run_state,
+    seed_dirs,
+    show,
+    train_args,
+)
+
+EVAL_BATCH = 1000
+PERCENT = 100.0
+# record keys that save_model writes itself (the rest of a model's record is carried over)
+_OWN_RECORD_KEYS = ("kind", "model", "torchstn_version", "format_version", "storage_dtype")
+
+
+@dataclass
+class Context:
+    """Where runs, checkpoints and test data are, shared by every cell of one report."""
+
+    runs_dir: Path
+    checkpoints_dir: Path
+    data_root: str | None = None
+    fake: bool = False  # the hidden fake data of the tests: never mixed into a real report
+    seeds: int = DEFAULT_SEEDS  # seeds a cell needs to count as complete
+    device: str = "auto"
+    log: TextIO | None = None  # None: sys.stderr at the time of writing
+    root: Path = field(default_factory=repo_root)
+    _sets: dict[str, tuple[Tensor, Tensor]] = field(default_factory=dict)
+
+    @property
+    def data_kind(self) -> str:
+        return "fake" if self.fake else "mnist"
+
+    def test_set(self, dataset: str) -> tuple[Tensor, Tensor]:
+        """The fixed test set of ``dataset`` (only the latest one is kept: TC alone is 144 MB)."""
+        if dataset not in self._sets:
+            from ..train.data import DataSource
+
+            self._sets.clear()
+            source = DataSource(dataset, EVAL_BATCH, root=self.data_root, fake=self.fake)
+            self._sets[dataset] = source.test_set()
+        return self._sets[dataset]
+
+    def rel(self, path: str | os.PathLike) -> str:
+        return relative_to_root(path, self.root)
+
+    def say(self, message: str) -> None:
+        print(f"torchstn reproduce: {message}", file=self.log or sys.stderr, flush=True)
+
+
+def _device(ctx: Context):
+    from ..train.distributed import pick_device
+
+    return pick_device(ctx.device)
+
+
+def _test(model, dataset: str, ctx: Context) -> dict[str, Any]:
+    from ..evaluate import evaluate
+
+    images, labels = ctx.test_set(dataset)
+    return evaluate(model, images, labels, EVAL_BATCH, _device(ctx))
+
+
+def measure(model_path: Path, dataset: str, ctx: Context) -> dict[str, Any]:
+    """Test statistics (:func:`torchstn.evaluate.evaluate`) and parameter count of a model."""
+    from ..io import load_model_with_record
+    from ..models import count_parameters
+
+    model, _ = load_model_with_record(model_path, device=str(_device(ctx)))
+    return {**_test(model, dataset, ctx), "parameters": count_parameters(model)}
+
+
+def commit_checkpoint(model_path: Path, dest: Path, dataset: str, ctx: Context,
+                      wrong: int) -> dict[str, Any]:
+    """Copy the model to ``dest``: float16 if that copy makes ``wrong`` test errors too."""
+    from ..io import load_model_with_record, save_model
+
+    model, record = load_model_with_record(model_path)
+    extra = {k: v for k, v in record.items() if k not in _OWN_RECORD_KEYS}
+    save_model(model, dest, dtype="float16", **extra)
+    half, _ = load_model_with_record(dest, device=str(_device(ctx)))  # restored as float32
+    half_wrong = _test(half, dataset, ctx)["errors"]
+    dtype = "float16"
+    if half_wrong != wrong:
+        ctx.say(f"{ctx.rel(dest)}: float16 weights make {half_wrong} test errors instead of "
+                f"{wrong}; keeping float32")
+        atomic_write(dest, lambda tmp: shutil.copyfile(model_path, tmp))
+        dtype = "float32"
+    return {"path": str(dest), "sha256": sha256(dest), "source_sha256": sha256(model_path),
+            "dtype": dtype, "float16_errors": half_wrong}
+
+
+def checkpoint_path(ctx: Context, cell: Cell, seed: int) -> Path:
+    return ctx.checkpoints_dir / cell.dataset / f"{cell.model}-seed{seed}.safetensors"
+
+
+def evaluate_run(path: Path, cell: Cell, seed: int, ctx: Context
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(test statistics, checkpoint info)`` of a finished run, from ``eval.json`` when its
+    model file is unchanged; the checkpoint is (re)committed when missing or stale."""
+    model_path = path / MODEL_FILE
+    digest = sha256(model_path)
+    cache = read_json(path / EVAL_FILE) or {}
+    key = {"model_sha256": digest, "data": ctx.data_kind, "test_seed": TEST_SEED}
+    changed = False
+    if any(cache.get(k) != v for k, v in key.items()) or "stats" not in cache:
+        ctx.say(f"testing {cell.key} seed {seed}")
+        cache, changed = {**key, "stats": measure(model_path, cell.dataset, ctx)}, True
+    dest = checkpoint_path(ctx, cell, seed)
+    ck = cache.get("checkpoint") or {}
+    fresh = (dest.is_file() and ck.get("path") == str(dest)
+             and ck.get("source_sha256") == digest and ck.get("sha256") == sha256(dest))
+    if not fresh:
+        ck = commit_checkpoint(model_path, dest, cell.dataset, ctx, cache["stats"]["errors"])
+        cache["checkpoint"], changed = ck, True
+    if changed:
+        import json
+
+        atomic_write_text(path / EVAL_FILE, json.dumps(cache, indent=2, sort_keys=True) + "\n")
+    return cache["stats"], ck
+
+
+def run_result(path: Path, cell: Cell, seed: int, ctx: Context) -> dict[str, Any]:
+    """The record of one finished run (errors in %)."""
+    config = read_json(path / CONFIG_FILE) or {}
+    if (config.get("dataset"), config.get("model")) != (cell.dataset, cell.model):
+        raise ValueError(f"{ctx.rel(path)} holds a run of {config.get('dataset')}:"
+                         f"{config.get('model')}, not {cell.key}")
+    stats, ck = evaluate_run(path, cell, seed, ctx)
+    summary = read_json(path / SUMMARY_FILE) or {}
+    prov = read_json(path / PROVENANCE_FILE) or {}
+    sessions = prov.get("sessions") or [{}]
+    first = sessions[0]
+    command = prov.get("command") or show("train", command_from_config(config))
+    wall = sum(float(r.get("epoch_time_s", 0.0)) for r in read_metrics(path))
+    return {
+        "seed": int(config.get("seed", seed)),
+        "run_dir": ctx.rel(path),
+        "error": PERCENT * stats["error"],
+        "ci95": [PERCENT * stats["ci_low"], PERCENT * stats["ci_high"]],
+        "wrong": stats["errors"],
+        "n": stats["n"],
+        "parameters": stats.get("parameters"),
+        "checkpoint": ctx.rel(ck["path"]),
+        "checkpoint_dtype": ck["dtype"],
+        "commit": first.get("commit"),
+        "dirty": first.get("dirty"),
+        "commits": sorted({s.get("commit") for s in sessions if s.get("commit")}),
+        "epochs": summary.get("epoch"),
+        "wall_time_s": round(wall, 1),
+        "command": command,
+        "device": first.get("device"),
+        "machine": first.get("machine"),
+        "threads": first.get("threads"),
+        "sessions": len(prov.get("sessions") or []),
+    }
+
+
+def _same(values: list[Any]) -> Any:
+    """The common value of ``values`` (None if they differ or there are none)."""
+    return values[0] if values and all(v == values[0] for v in values) else None
+
+
+def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
+    """Everything the report says about one cell; ``error`` etc. are None when not run."""
+    runs, unfinished, problems = [], [], []
+    for seed, path in seed_dirs(ctx.runs_dir, cell):
+        state = run_state(path)
+        if state.status == "unfinished":
+            unfinished.append({"seed": seed, "epoch": state.epoch, "epochs": state.epochs})
+        elif state.status == "done":
+            try:
+                runs.append(run_result(path, cell, seed, ctx))
+            except (ValueError, FileNotFoundError, OSError, RuntimeError) as e:
+                problems.append(f"seed {seed}: {e}")
+                ctx.say(f"skipping {ctx.rel(path)}: {e}")
+    errors = [r["error"] for r in runs]
+    mean = statistics.fmean(errors) if errors else None
+    first = runs[0] if runs else {}
+    would = show("train", train_args(cell, 0, run_dir(ctx.runs_dir, cell, 0)))
+    status = ("not run" if not runs else "done" if len(runs) >= ctx.seeds else "partial")
+    return {
+        "dataset": cell.dataset,
+        "model": cell.model,
+        "status": status,
+        "paper_error": cell.paper_error,
+        "error": mean,
+        "errors": errors,
+        "seeds": [r["seed"] for r in runs],
+        "error_std": statistics.stdev(errors) if len(errors) > 1 else None,
+        "error_min": min(errors) if errors else None,
+        "error_max": max(errors) if errors else None,
+        "beats_paper": None if mean is None else mean < cell.paper_error,
+        "checkpoint": first.get("checkpoint"),
+        "checkpoints": [r["checkpoint"] for r in runs],
+        "commit": first.get("commit"),
+        "epochs": first.get("epochs"),
+        "wall_time_s": (round(statistics.fmean(r["wall_time_s"] for r in runs), 1)
+                        if runs else None),
+        "command": first.get("command", would),
+        "commands": [r["command"] for r in runs],
+        "reproduce_command": reproduce_command(cell, max([ctx.seeds, *(r["seed"] + 1
+                                                                       for r in runs)])),
+        "parameters": _same([r["parameters"] for r in runs]),
+        "device": first.get("device"),
+        "machine": first.get("machine"),
+        "threads": first.get("threads"),
+        "data": ctx.data_kind,
+        "runs": runs,
+        "unfinished": unfinished,
+        "problems": problems,
+    }
+
+
+def collect(ctx: Context, cells: list[Cell] | None = None) -> list[dict[str, Any]]:
+    """:func:`cell_result` of every cell of the table (or of ``cells``), in table order."""
+    return [cell_result(c, ctx) for c in (cells or all_cells())]

@@ -1,0 +1,70 @@
+"""Figure-1-style pictures of the trained ST-CNNs: ``results/figures/<dataset>-st-cnn.png``.
+
+For every distortion with a finished run of the model (the affine ST-CNN by default; the lowest
+finished seed), the first test images of its fixed test set with the sampling grid drawn over
+them, the transformer's output and the prediction (:func:`torchstn.visualize.save_figure`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from .recipes import COLUMNS, Cell
+from .table1 import run_state, seed_dirs
+
+FIGURE_MODEL = "st-cnn-aff"
+FIGURE_ROWS = 6
+FIGURES_DIR = "figures"
+SHORT_NAMES = {"st-cnn-aff": "st-cnn"}  # the file name of the default model's pictures
+
+
+def figure_path(results_dir: str | os.PathLike, dataset: str, model: str) -> Path:
+    return Path(results_dir) / FIGURES_DIR / f"{dataset}-{SHORT_NAMES.get(model, model)}.png"
+
+
+def finished_run(runs_dir: str | os.PathLike, cell: Cell) -> Path | None:
+    """The run folder of the lowest finished seed of ``cell`` (None when there is none)."""
+    for _, path in seed_dirs(runs_dir, cell):
+        if run_state(path).status == "done":
+            return path
+    return None
+
+
+def write_figures(runs_dir: str | os.PathLike, results_dir: str | os.PathLike, *,
+                  model: str = FIGURE_MODEL, rows: int = FIGURE_ROWS,
+                  data_root: str | None = None, fake: bool = False,
+                  log: TextIO | None = None) -> list[Path]:
+    """One picture per data set with a finished run of ``model``; the files written."""
+    log = log or sys.stderr
+    if not isinstance(rows, int) or rows < 1:
+        raise ValueError(f"rows: expected a positive integer, got {rows!r}")
+    datasets = [d for d, models in COLUMNS.items() if model in models]
+    if not datasets:
+        raise ValueError(f"model {model!r} is in no column of Table 1; expected one of: "
+                         f"{', '.join(sorted({m for ms in COLUMNS.values() for m in ms}))}")
+    try:
+        from ..visualize import save_figure
+    except ImportError as e:
+        print(f"torchstn reproduce: no figures: {e}", file=log)
+        return []
+    from ..io import load_model
+    from ..train.data import DataSource
+
+    written = []
+    for dataset in datasets:
+        run = finished_run(runs_dir, Cell(dataset, model))
+        if run is None:
+            continue
+        net = load_model(run)
+        images, labels = DataSource(dataset, rows, root=data_root, fake=fake).test_set(rows)
+        try:
+            out = save_figure(net, images, figure_path(results_dir, dataset, model), labels)
+        except ImportError as e:  # matplotlib missing
+            print(f"torchstn reproduce: no figures: {e}", file=log)
+            return written
+        print(f"torchstn reproduce: wrote {out}", file=log)
+        written.append(out)
+    return written

@@ -1,0 +1,86 @@
+"""Table 1 of the paper as data: its cells, the paper's test errors, and one training recipe per
+column (data set).
+
+The cells: the 8 models x 4 distortions of Table 1 (R, RTS, P, E), plus the translated-cluttered
+MNIST row (TC) that the paper reports beside it with four models. The paper's "ST-FCN" and
+"ST-CNN" on TC are taken to be the **affine** variants (``st-fcn-aff``, ``st-cnn-aff``): the
+paper names no transform for TC and affine is its general-purpose choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+TABLE1_DATASETS = ("r", "rts", "p", "e")
+TABLE1_MODELS = ("fcn", "cnn", "st-fcn-aff", "st-fcn-proj", "st-fcn-tps", "st-cnn-aff",
+                 "st-cnn-proj", "st-cnn-tps")
+TC_MODELS = ("fcn", "cnn", "st-fcn-aff", "st-cnn-aff")  # ST variants on TC: affine (see above)
+COLUMNS: dict[str, tuple[str, ...]] = {**{d: TABLE1_MODELS for d in TABLE1_DATASETS},
+                                       "tc": TC_MODELS}
+COLUMN_TITLES = {"r": "R", "rts": "RTS", "p": "P", "e": "E", "tc": "TC"}
+
+# The paper's test errors in %: /work/shared/spec/PAPER.md §2 (Table 1, and the TC line below it).
+# Reference values, not computed results.
+_PAPER_TABLE = {  # model -> (R, RTS, P, E)
+    "fcn": (2.1, 5.2, 3.1, 3.2),
+    "cnn": (1.2, 0.8, 1.5, 1.4),
+    "st-fcn-aff": (1.2, 0.8, 1.5, 2.7),
+    "st-fcn-proj": (1.3, 0.9, 1.4, 2.6),
+    "st-fcn-tps": (1.1, 0.8, 1.4, 2.4),
+    "st-cnn-aff": (0.7, 0.5, 0.8, 1.2),
+    "st-cnn-proj": (0.8, 0.6, 0.8, 1.3),
+    "st-cnn-tps": (0.7, 0.5, 0.8, 1.1),
+}
+_PAPER_TC = {"fcn": 13.2, "cnn": 3.5, "st-fcn-aff": 2.0, "st-cnn-aff": 1.7}
+PAPER_ERRORS: dict[tuple[str, str], float] = {
+    **{(d, m): row[i] for m, row in _PAPER_TABLE.items() for i, d in enumerate(TABLE1_DATASETS)},
+    **{("tc", m): v for m, v in _PAPER_TC.items()},
+}
+
+# ---- recipes ---------------------------------------------------------------------------------
+# TO BE TUNED (lead engineer): placeholder values, the same for every column for now. A recipe is
+# a dict of TrainConfig fields (any flag of `torchstn train`); it applies to every model of its
+# column. Changing a recipe does not touch finished runs: the report records what each run used.
+DEFAULT_RECIPE: dict[str, Any] = {
+    "optimizer": "adamw",
+    "lr": 1e-3,
+    "schedule": "onecycle",
+    "epochs": 30,
+    "batch_size": 256,
+    "bf16": False,
+    "loc_lr_mult": 1.0,
+}
+RECIPES: dict[str, dict[str, Any]] = {d: dict(DEFAULT_RECIPE) for d in COLUMNS}
+DEFAULT_SEEDS = 1  # TO BE TUNED: the paper averages 3 seeds
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the table: a model trained on a data set."""
+
+    dataset: str
+    model: str
+
+    @property
+    def key(self) -> str:
+        """``"rts:st-cnn-aff"``: the form ``--cells`` takes."""
+        return f"{self.dataset}:{self.model}"
+
+    @property
+    def paper_error(self) -> float:
+        """The paper's test error in % (PAPER.md §2)."""
+        return PAPER_ERRORS[(self.dataset, self.model)]
+
+
+def all_cells() -> list[Cell]:
+    """Every cell, column by column (R, RTS, P, E, TC), models in the paper's row order."""
+    return [Cell(d, m) for d, models in COLUMNS.items() for m in models]
+
+
+def recipe(dataset: str) -> dict[str, Any]:
+    """A copy of the training recipe of column ``dataset``."""
+    if dataset not in RECIPES:
+        raise ValueError(f"no recipe for dataset {dataset!r}; expected one of: "
+                         f"{', '.join(RECIPES)}")
+    return dict(RECIPES[dataset])

@@ -1,0 +1,220 @@
+"""``results/table1.json`` and ``results/table1.md`` from the cell results of
+:func:`torchstn.reproduce.evaluation.collect`.
+
+Only measured numbers are written: a cell without a finished run says "not run".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..train.checkpoint import atomic_write_text
+from .provenance import now
+from .recipes import COLUMN_TITLES, COLUMNS, RECIPES, TABLE1_MODELS, TC_MODELS
+
+JSON_NAME = "table1.json"
+MD_NAME = "table1.md"
+REQUIRED_KEYS = ("dataset", "model", "error", "errors", "checkpoint", "commit", "epochs",
+                 "wall_time_s", "command")
+NOT_RUN = "not run"
+DIGITS = 2  # decimals of our errors (the paper gives one)
+SHORT_COMMIT = 10
+_MINUTE, _HOUR = 60, 3600
+
+
+def model_title(name: str) -> str:
+    """``"st-cnn-aff"`` -> ``"ST-CNN Aff"`` (the paper's row names)."""
+    parts = name.split("-")
+    if len(parts) == 3:
+        return f"ST-{parts[1].upper()} {parts[2].capitalize()}"
+    return name.upper()
+
+
+def cell_title(row: dict[str, Any]) -> str:
+    return f"{COLUMN_TITLES[row['dataset']]} {model_title(row['model'])}"
+
+
+def fmt_error(row: dict[str, Any]) -> str:
+    """``0.62`` or ``0.62 ± 0.03`` (std over seeds), or "not run"."""
+    if row["error"] is None:
+        return NOT_RUN
+    text = f"{row['error']:.{DIGITS}f}"
+    if row.get("error_std") is not None:
+        text += f" ± {row['error_std']:.{DIGITS}f}"
+    return text
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < _MINUTE:
+        return f"{seconds:.0f} s"
+    if seconds < _HOUR:
+        return f"{seconds / _MINUTE:.1f} min"
+    return f"{seconds / _HOUR:.2f} h"
+
+
+def fmt_machine(row: dict[str, Any]) -> str:
+    if not row.get("machine"):
+        return "not recorded" if row["error"] is not None else ""
+    threads = f", {row['threads']} threads" if row.get("threads") else ""
+    return f"{row['machine']} ({row.get('device') or '?'}{threads})"
+
+
+def fmt_commit(row: dict[str, Any]) -> str:
+    commits = sorted({c for r in row["runs"] for c in r.get("commits", [])})
+    if not commits:
+        return "not recorded" if row["error"] is not None else ""
+    dirty = any(r.get("dirty") for r in row["runs"])
+    return ", ".join(c[:SHORT_COMMIT] for c in commits) + (" (uncommitted changes)" if dirty
+                                                          else "")
+
+
+def _by_cell(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["dataset"], r["model"]): r for r in rows}
+
+
+def main_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Models down, distortions across; each cell "ours (paper X)"."""
+    cells = _by_cell(rows)
+    lines = ["| Model | " + " | ".join(COLUMN_TITLES[d] for d in COLUMNS) + " |",
+             "|---" * (len(COLUMNS) + 1) + "|"]
+    for model in (*TABLE1_MODELS, *(m for m in TC_MODELS if m not in TABLE1_MODELS)):
+        out = [model_title(model)]
+        for d in COLUMNS:
+            row = cells.get((d, model))
+            if row is None:
+                out.append("—")
+                continue
+            mark = "**" if row["beats_paper"] else ""
+            out.append(f"{mark}{fmt_error(row)}{mark} (paper {row['paper_error']})")
+        lines.append("| " + " | ".join(out) + " |")
+    return lines
+
+
+def beat_line(rows: list[dict[str, Any]]) -> str:
+    run = [r for r in rows if r["error"] is not None]
+    beat = [r for r in run if r["beats_paper"]]
+    if not run:
+        return "**Cells that beat the paper:** none yet (no cell has a finished run)."
+    if not beat:
+        return f"**Cells that beat the paper:** none of the {len(run)} cells run so far."
+    listed = ", ".join(f"{cell_title(r)} ({r['error']:.{DIGITS}f} vs {r['paper_error']})"
+                       for r in beat)
+    return (f"**Cells that beat the paper** ({len(beat)} of {len(run)} run; our mean error "
+            f"below the paper's): {listed}.")
+
+
+def detail_table(rows: list[dict[str, Any]]) -> list[str]:
+    head = ("| Cell | Ours (%) | Seeds | Per seed (%) | Spread min–max | Paper (%) | Parameters "
+            "| Epochs | Wall time / run | Machine | Commit | Checkpoint |")
+    lines = [head, "|---" * head.count(" | ") + "|---|"]
+    for r in rows:
+        if r["error"] is None:
+            extra = ""
+            if r["unfinished"]:
+                extra = "; in progress: " + ", ".join(
+                    f"seed {u['seed']} epoch {u['epoch']}/{u['epochs'] or '?'}"
+                    for u in r["unfinished"])
+            lines.append(f"| {cell_title(r)} | {NOT_RUN}{extra} | | | | {r['paper_error']} "
+                         "| | | | | | |")
+            continue
+        seeds = ", ".join(str(s) for s in r["seeds"])
+        per = ", ".join(f"{e:.{DIGITS}f}" for e in r["errors"])
+        spread = (f"{r['error_min']:.{DIGITS}f}–{r['error_max']:.{DIGITS}f}"
+                  if len(r["errors"]) > 1 else "")
+        epochs = sorted({x["epochs"] for x in r["runs"]}, key=str)
+        ck = r["checkpoint"] + (f" (+{len(r['runs']) - 1} more)" if len(r["runs"]) > 1 else "")
+        dtype = r["runs"][0]["checkpoint_dtype"]
+        lines.append(
+            f"| {cell_title(r)} | {fmt_error(r)} | {seeds} | {per} | {spread} | "
+            f"{r['paper_error']} | {r['parameters'] if r['parameters'] is not None else ''} | "
+            f"{'/'.join(str(e) for e in epochs)} | {fmt_duration(r['wall_time_s'])} | "
+            f"{fmt_machine(r)} | {fmt_commit(r)} | `{ck}` ({dtype}) |")
+    return lines
+
+
+def recipe_table() -> list[str]:
+    keys = sorted({k for rec in RECIPES.values() for k in rec})
+    lines = ["| Column | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for d, rec in RECIPES.items():
+        lines.append(f"| {COLUMN_TITLES[d]} | " + " | ".join(str(rec.get(k, "")) for k in keys)
+                     + " |")
+    return lines
+
+
+def command_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for r in rows:
+        if r["error"] is None:
+            continue
+        lines += [f"- {cell_title(r)}: `{r['reproduce_command']}`", "", "  ```bash"]
+        lines += [f"  {c}" for c in (r["commands"] or [r["command"]])]
+        lines += ["  ```"]
+    return lines or ["No cell has a finished run yet."]
+
+
+def render_markdown(rows: list[dict[str, Any]], seeds: int) -> str:
+    """The report: main table, the cells that beat the paper, details, recipes, commands."""
+    fake = any(r.get("data") == "fake" for r in rows)
+    lines = ["# Table 1: distorted MNIST, test error (%)", ""]
+    if fake:
+        lines += ["**Warning: measured on the synthetic test data of the test suite, not on "
+                  "MNIST. These are not results.**", ""]
+    lines += [
+        f"Written by `torchstn reproduce table1` on {now()}; rewrite it from the run folders "
+        "with `torchstn reproduce table1 --report-only`.",
+        "",
+        "*Ours*: test error on the fixed test set of each distortion (the 10,000 MNIST test "
+        "digits, each distorted once with test seed 0: `torchstn.data.test_set`), the mean over "
+        f"the seeds trained (the recipe asks for {seeds}); ± is the standard deviation over "
+        "seeds where there are several. *Paper*: Jaderberg et al., *Spatial Transformer "
+        "Networks* (2015), Table 1 and its TC line; on TC the ST models are the affine ones. "
+        "*not run*: no finished run of that cell yet. **Bold**: our mean error is below the "
+        "paper's.",
+        "",
+        *main_table(rows),
+        "",
+        beat_line(rows),
+        "",
+        "## Per cell",
+        "",
+        "Per seed: the test error of every seed's model; spread: min–max over seeds. "
+        "Parameters: trainable parameters of the model. Wall time: training time of one run "
+        "(sum of its epochs' times, mean over seeds). Machine: where the first training session "
+        "of the first seed ran. Checkpoint: the committed model of the first seed "
+        "(float16 when that copy makes exactly the same number of test errors, else float32).",
+        "",
+        *detail_table(rows),
+        "",
+        "## Recipes",
+        "",
+        "The current training recipe of each column (the same for every model of a column). "
+        "Finished runs keep the settings they were trained with: see their commands below.",
+        "",
+        *recipe_table(),
+        "",
+        "## Commands",
+        "",
+        "For every cell that has a finished run: the driver command that (re)creates the cell, "
+        "and the exact `torchstn train` command of each seed.",
+        "",
+        *command_lines(rows),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_report(rows: list[dict[str, Any]], results_dir: str | os.PathLike,
+                 seeds: int) -> tuple[Path, Path]:
+    """Write ``table1.json`` (one object per cell) and ``table1.md``; their paths."""
+    missing = [k for k in REQUIRED_KEYS for r in rows if k not in r]
+    if missing:
+        raise ValueError(f"cell results lack the keys {sorted(set(missing))}")
+    results_dir = Path(results_dir)
+    js = atomic_write_text(results_dir / JSON_NAME, json.dumps(rows, indent=2) + "\n")
+    md = atomic_write_text(results_dir / MD_NAME, render_markdown(rows, seeds))
+    return js, md

@@ -1,0 +1,376 @@
+"""The Table 1 driver: which cells to train, the state of their run folders, and training them.
+
+Run folder of a cell and seed: ``<runs-dir>/<dataset>/<model>/seed<k>``. Its state decides the
+action: no training state yet -> train, a ``state.pt`` without a finished model -> ``--resume``,
+``summary.json`` says done and ``model.safetensors`` is there -> skip. Every cell is trained by
+``torchstn train`` in a child process, so a crash of one cell does not stop the others; Ctrl-C
+(or SIGTERM) asks the child to save a checkpoint, waits for it, and stops the driver (rerun the
+same command to resume). ``provenance.json`` in the run folder records the exact command, the git
+commit of the code and the machine of every training session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..io import MODEL_FILE, STATE_FILE
+from ..train.checkpoint import atomic_write_text
+from ..train.config import CONFIG_FILE, TrainConfig
+from ..train.metrics import read_metrics
+from ..train.run_dir import RUN_FILES, SUMMARY_FILE
+from .provenance import git_commit, machine_info, now
+from .recipes import COLUMNS, DEFAULT_SEEDS, Cell, all_cells, recipe
+
+RUNS_DIR = "runs/table1"
+RESULTS_DIR = "results"
+CHECKPOINTS_DIR = "checkpoints"
+PROVENANCE_FILE = "provenance.json"
+EVAL_FILE = "eval.json"  # cached test error of the run's final model
+LOCK_FILE = "driver.lock"
+INTERRUPTED = 130  # exit code of an interrupted `torchstn train`
+PROGRAM = "torchstn"
+
+# TrainConfig fields that `torchstn train` takes as flags (see torchstn.cli.train.FIELDS)
+_SWITCHES = {"bf16": ("--bf16", None), "channels_last": ("--channels-last", "--no-channels-last"),
+             "tensorboard": (None, "--no-tensorboard")}
+_FLAGS = {"data_root": "--data-dir"}
+_SETUP_FIELDS = ("dataset", "model", "out", "seed")  # given per cell, not by a recipe
+
+
+# ---- cells ------------------------------------------------------------------------------------
+def parse_cells(text: str | None) -> list[Cell]:
+    """Cells from ``"rts:st-cnn-aff,r:cnn"``; ``"rts"`` is a whole column, ``"all"`` (or
+    ``None``) the whole table. Names are case-insensitive; duplicates are dropped."""
+    if text is None or text.strip().lower() == "all":
+        return all_cells()
+    cells: list[Cell] = []
+    for item in (t.strip().lower() for t in text.split(",")):
+        if not item:
+            continue
+        dataset, sep, model = item.partition(":")
+        if dataset not in COLUMNS:
+            raise ValueError(f"--cells: unknown dataset {dataset!r} in {item!r}; expected one "
+                             f"of: {', '.join(COLUMNS)}")
+        if not sep or model in ("", "*"):
+            new = [Cell(dataset, m) for m in COLUMNS[dataset]]
+        elif model not in COLUMNS[dataset]:
+            raise ValueError(f"--cells: {item!r} is not a Table 1 cell; the models of "
+                             f"{dataset} are: {', '.join(COLUMNS[dataset])}")
+        else:
+            new = [Cell(dataset, model)]
+        cells += [c for c in new if c not in cells]
+    if not cells:
+        raise ValueError(f"--cells: expected DATASET:MODEL[,...] (e.g. rts:st-cnn-aff), "
+                         f"got {text!r}")
+    return cells
+
+
+def run_dir(runs_dir: str | os.PathLike, cell: Cell, seed: int) -> Path:
+    return Path(runs_dir) / cell.dataset / cell.model / f"seed{seed}"
+
+
+def seed_dirs(runs_dir: str | os.PathLike, cell: Cell) -> list[tuple[int, Path]]:
+    """``(seed, folder)`` of every ``seed<k>`` folder of ``cell``, by seed."""
+    base = Path(runs_dir) / cell.dataset / cell.model
+    found = []
+    if base.is_dir():
+        for p in base.iterdir():
+            if p.is_dir() and p.name.startswith("seed") and p.name[4:].isdigit():
+                found.append((int(p.name[4:]), p))
+    return sorted(found)
+
+
+# ---- run folders ------------------------------------------------------------------------------
+@dataclass
+class RunState:
+    """``status``: ``"missing"`` (nothing to resume), ``"unfinished"`` or ``"done"``."""
+
+    status: str
+    epoch: int = 0  # finished epochs
+    epochs: int | None = None  # planned epochs (from config.json)
+    leftovers: bool = False  # run files without a checkpoint: a fresh start must --overwrite
+    locked_by: int | None = None  # pid of a live driver training this folder
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None when it is missing or unreadable."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def run_state(path: str | os.PathLike) -> RunState:
+    """What the run folder ``path`` holds (see :class:`RunState`)."""
+    path = Path(path)
+    config = read_json(path / CONFIG_FILE) or {}
+    epochs = config.get("epochs") if isinstance(config.get("epochs"), int) else None
+    summary = read_json(path / SUMMARY_FILE) or {}
+    try:
+        epoch = len(read_metrics(path))
+    except ValueError:  # a line cut short by a crash: the checkpoint is what counts anyway
+        epoch = 0
+    lock = _live_lock(path)
+    if summary.get("status") == "done" and (path / MODEL_FILE).is_file():
+        return RunState("done", int(summary.get("epoch", epoch)), epochs, locked_by=lock)
+    if (path / STATE_FILE).is_file():
+        return RunState("unfinished", epoch, epochs, locked_by=lock)
+    leftovers = any((path / n).exists() for n in RUN_FILES)
+    return RunState("missing", 0, epochs, leftovers=leftovers, locked_by=lock)
+
+
+# ---- commands ---------------------------------------------------------------------------------
+def config_args(settings: dict[str, Any]) -> list[str]:
+    """``torchstn train`` flags for TrainConfig ``settings`` (a recipe, or a saved config)."""
+    from ..cli.train import FIELDS
+
+    args: list[str] = []
+    for key, value in settings.items():
+        if key not in FIELDS:
+            raise ValueError(f"recipe: unknown setting {key!r}; expected some of: "
+                             f"{', '.join(FIELDS)}")
+        if value is None:
+            continue
+        if key in _SWITCHES:
+            on, off = _SWITCHES[key]
+            flag = on if value else off
+            args += [flag] if flag else []
+        elif key == "save_dtype":
+            args += ["--save-fp16"] if value == "float16" else []
+        elif key == "lr_milestones":
+            args += ["--lr-milestones", ",".join(repr(float(v)) for v in value)]
+        else:
+            flag = _FLAGS.get(key, "--" + key.replace("_", "-"))
+            args += [flag, repr(value) if isinstance(value, float) else str(value)]
+    return args
+
+
+def train_args(cell: Cell, seed: int, out: str | os.PathLike, *, threads: int | None = None,
+               data_root: str | None = None, fake: bool = False,
+               settings: dict[str, Any] | None = None) -> list[str]:
+    """The arguments of ``torchstn train`` that train ``cell`` with ``seed`` into ``out``."""
+    rec = recipe(cell.dataset) if settings is None else dict(settings)
+    flags = config_args(rec)  # unknown settings fail here, with the valid ones named
+    TrainConfig(dataset=cell.dataset, model=cell.model, out=str(out), **rec).resolved()
+    args = ["--dataset", cell.dataset, "--model", cell.model, "--out", str(out),
+            "--seed", str(seed), *flags]
+    if threads:
+        args += ["--threads", str(threads)]
+    if data_root:
+        args += ["--data-dir", str(data_root)]
+    if fake:
+        args += ["--fake-data"]
+    return args
+
+
+def command_from_config(config: dict[str, Any]) -> list[str]:
+    """``torchstn train`` arguments that repeat the run whose saved ``config.json`` is ``config``:
+    every setting that differs from the default (runs not started by this driver)."""
+    from ..cli.train import FIELDS
+
+    cfg = TrainConfig.from_dict(config)
+    default = TrainConfig(dataset=cfg.dataset, model=cfg.model, out=cfg.out).to_dict()
+    given = cfg.to_dict()
+    head = ["--dataset", cfg.dataset, "--model", cfg.model, "--out", cfg.out,
+            "--seed", str(cfg.seed)]
+    rest = {k: given[k] for k in FIELDS if k not in _SETUP_FIELDS and given[k] != default[k]}
+    return head + config_args(rest) + (["--fake-data"] if cfg.extra.get("fake_data") else [])
+
+
+def show(subcommand: str, args: list[str]) -> str:
+    """The command line a user would type: ``torchstn train --dataset ...``."""
+    return shlex.join([PROGRAM, subcommand, *args])
+
+
+def reproduce_command(cell: Cell, seeds: int) -> str:
+    parts = [PROGRAM, "reproduce", "table1", "--cells", cell.key]
+    return shlex.join(parts + (["--seeds", str(seeds)] if seeds != DEFAULT_SEEDS else []))
+
+
+# ---- planning ---------------------------------------------------------------------------------
+@dataclass
+class Job:
+    """One cell and seed: ``action`` is ``"train"``, ``"resume"``, ``"skip"`` or ``"busy"``."""
+
+    cell: Cell
+    seed: int
+    path: Path
+    action: str
+    state: RunState
+    args: list[str] = field(default_factory=list)  # `torchstn train` arguments of a fresh start
+
+    def describe(self) -> str:
+        where = f"{self.cell.key} seed {self.seed}"
+        st = self.state
+        if self.action == "skip":
+            return f"skip    {where}: done ({st.epoch} epochs) in {self.path}"
+        if self.action == "busy":
+            return f"busy    {where}: being trained by process {st.locked_by}"
+        if self.action == "resume":
+            return (f"resume  {where}: epoch {st.epoch}/{st.epochs or '?'} in {self.path}: "
+                    f"{show('train', ['--out', str(self.path), '--resume'])}")
+        return f"train   {where}: {show('train', self.args)}"
+
+
+def plan(cells: list[Cell], seeds: int, runs_dir: str | os.PathLike, *,
+         threads: int | None = None, data_root: str | None = None,
+         fake: bool = False) -> list[Job]:
+    """The job of every (cell, seed ``0..seeds-1``), from the state of its run folder."""
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise ValueError(f"--seeds: expected a positive integer, got {seeds!r}")
+    jobs = []
+    for cell in cells:
+        for seed in range(seeds):
+            path = run_dir(runs_dir, cell, seed)
+            state = run_state(path)
+            args = train_args(cell, seed, path, threads=threads, data_root=data_root, fake=fake)
+            if state.locked_by is not None and state.status != "done":
+                action = "busy"
+            else:
+                action = {"done": "skip", "unfinished": "resume"}.get(state.status, "train")
+            jobs.append(Job(cell, seed, path, action, state, args))
+    return jobs
+
+
+# ---- training ---------------------------------------------------------------------------------
+def job_argv(job: Job, *, threads: int | None = None, data_root: str | None = None,
+             progress: bool = True) -> list[str]:
+    """The child process's command line for ``job`` (a fresh start or ``--resume``)."""
+    if job.action == "resume":
+        args = ["--out", str(job.path), "--resume"]
+        args += ["--threads", str(threads)] if threads else []
+        args += ["--data-dir", str(data_root)] if data_root else []
+    else:
+        args = list(job.args) + (["--overwrite"] if job.state.leftovers else [])
+    args += [] if progress else ["--no-progress"]
+    return [sys.executable, "-m", "torchstn.cli.main", "train", *args]
+
+
+def record_session(job: Job, threads: int | None, device: str = "auto") -> dict[str, Any]:
+    """Add this training session (commit, machine, time) to the run's ``provenance.json``."""
+    path = job.path / PROVENANCE_FILE
+    old = read_json(path) if job.action == "resume" else None
+    if old is None:
+        args = job.args
+        if job.action == "resume":  # started elsewhere: the saved configuration says how
+            args = command_from_config(read_json(job.path / CONFIG_FILE) or {})
+        old = {"cell": job.cell.key, "seed": job.seed, "command": show("train", args),
+               "args": args, "sessions": []}
+    session = {"action": job.action, "started": now(), **git_commit(),
+               **machine_info(threads, device)}
+    old["sessions"].append(session)
+    job.path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(old, indent=2) + "\n")
+    return old
+
+
+def finish_session(job: Job, record: dict[str, Any], returncode: int, wall_s: float) -> None:
+    record["sessions"][-1].update({"ended": now(), "returncode": returncode,
+                                   "driver_wall_s": round(wall_s, 3)})
+    atomic_write_text(job.path / PROVENANCE_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def run_child(argv: list[str]) -> int:
+    """Run ``argv``; on Ctrl-C ask it to checkpoint (one SIGINT), wait, then re-raise.
+
+    The child gets its own session, so the terminal's Ctrl-C reaches only the driver, which
+    forwards exactly one SIGINT (a second one would make the child abort without saving). A
+    second Ctrl-C while waiting kills the child.
+    """
+    proc = subprocess.Popen(argv, start_new_session=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.kill()
+            proc.wait()
+        raise
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C (the child saves a checkpoint) while the driver runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextmanager
+def folder_lock(path: Path) -> Iterator[bool]:
+    """Mark ``path`` as being trained by this process; yields False if a live process has it."""
+    path.mkdir(parents=True, exist_ok=True)
+    lock = path / LOCK_FILE
+    if _live_lock(path) is not None:
+        yield False
+        return
+    lock.write_text(str(os.getpid()), encoding="utf-8")
+    try:
+        yield True
+    finally:
+        if lock.is_file() and lock.read_text(encoding="utf-8").strip() == str(os.getpid()):
+            lock.unlink()
+
+
+def _live_lock(path: Path) -> int | None:
+    """The pid in ``path``'s lock file if that process is alive (and is not us)."""
+    try:
+        pid = int((path / LOCK_FILE).read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+    if pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, someone else's
+        return pid
+    return pid
+
+
+def train_job(job: Job, *, threads: int | None = None, data_root: str | None = None,
+              progress: bool = True, log: TextIO | None = None) -> int:
+    """Train (or resume) one job in a child process; the child's exit code (0: done)."""
+    log = log or sys.stderr
+    with folder_lock(job.path) as mine:
+        if not mine:
+            print(f"torchstn reproduce: {job.cell.key} seed {job.seed} is being trained by "
+                  f"another process; skipped", file=log)
+            return 0
+        if job.action == "train":
+            (job.path / EVAL_FILE).unlink(missing_ok=True)  # a stale cache of an older run
+        record = record_session(job, threads)
+        argv = job_argv(job, threads=threads, data_root=data_root, progress=progress)
+        print(f"torchstn reproduce: {job.describe()}", file=log, flush=True)
+        t0 = time.perf_counter()
+        rc = INTERRUPTED
+        try:
+            rc = run_child(argv)
+        finally:
+            finish_session(job, record, rc, time.perf_counter() - t0)
+        return rc
