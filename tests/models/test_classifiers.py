@@ -2,13 +2,22 @@ import pytest
 import torch
 
 from torchstn.models import MNIST_MEAN, MNIST_STD, Normalize, cnn_classifier, fcn_classifier
-from torchstn.models.classifiers import cnn_feature_size, count_on_meta, count_parameters
+from torchstn.models.classifiers import (
+    cnn_feature_size,
+    cnn_paddings,
+    count_on_meta,
+    count_parameters,
+)
 
 
-@pytest.mark.parametrize("side, expected", [(28, 2), (21, 1), (30, 3)])
-def test_cnn_feature_size_known_answers(side, expected):
-    # 28: conv9 20, pool 10, conv7 4, pool 2; 21 (RTS after the 2x pool): 13, 7, 1, 1 (ceil
-    # pooling: floor would give 6 then nothing); 30 (TC after the pool): 22, 11, 5, 3
+@pytest.mark.parametrize(
+    "side, expected, pads", [(28, 2, (0, 0)), (21, 4, (0, 3)), (30, 3, (0, 0))]
+)
+def test_cnn_feature_size_known_answers(side, expected, pads):
+    # 28: conv9 20, pool 10, conv7 4, pool 2; 21 (RTS after the 2x pool): conv9 13, pool 7 (ceil
+    # pooling: floor would give 6), conv7 would leave 1 pixel so it is padded by 3: 7, pool 4;
+    # 30 (TC after the pool): 22, 11, 5, 3
+    assert cnn_paddings(side) == pads
     assert cnn_feature_size(side) == expected
 
 
@@ -27,9 +36,10 @@ def test_cnn_on_rts_size_does_not_collapse():
     assert net(torch.rand(3, 1, 21, 21)).shape == (3, 10)
 
 
-def test_cnn_too_small_input_raises():
-    with pytest.raises(ValueError, match="larger input"):
-        cnn_classifier((1, 10, 10), 10)
+def test_cnn_pads_where_a_valid_convolution_would_collapse():
+    # 10x10: conv9 leaves 2 (kept), pool 1, conv7 would leave nothing: padded by 3 -> 1x1
+    assert cnn_paddings(10) == (0, 3)
+    assert cnn_classifier((1, 10, 10), 10)(torch.rand(2, 1, 10, 10)).shape == (2, 10)
 
 
 def test_fcn_three_weight_layers():

@@ -92,9 +92,12 @@ class ControlGridTransform(Transform):
         dtype = compute_dtype(params.dtype)
         with no_autocast(params.device.type):
             m = self.weights(out_size, device=params.device, dtype=dtype)  # (H*W, K*K)
-            d = params.to(dtype).view(-1, self.grid_size**2, 2)  # (N, K*K, 2)
-            base = base_grid(out_size, device=params.device, dtype=dtype)  # (H, W, 2)
-            return base + (m @ d).view(-1, h, w, 2)
+            # one GEMM (N*2, K*K) @ (K*K, H*W) into the planar layout (N, 2, H, W), returned as a
+            # permuted view: a batched (H*W, K*K) @ (K*K, 2) matmul per sample is ~10x slower
+            d = params.to(dtype).view(-1, self.grid_size**2, 2).transpose(1, 2)  # (N, 2, K*K)
+            planar = (d.reshape(-1, self.grid_size**2) @ m.t()).view(-1, 2, h, w)
+            base = base_grid(out_size, device=params.device, dtype=dtype).permute(2, 0, 1)
+            return (planar + base).permute(0, 2, 3, 1)
 
 
 def _build_weights(cls, grid_size, out_size, device, dtype) -> Tensor:

@@ -33,8 +33,14 @@ def tps_kernel(r2: Tensor) -> Tensor:
 
 
 def _sq_dist(a: Tensor, b: Tensor) -> Tensor:
-    """Squared distances ``(N, P, K)`` of ``(N, P, 2)`` to ``(N, K, 2)`` (no sqrt: smooth)."""
-    return (a[..., :, None, :] - b[..., None, :, :]).pow(2).sum(-1)
+    """Squared distances ``(N, P, K)`` of ``(N, P, 2)`` to ``(N, K, 2)`` (no sqrt: smooth).
+
+    Per coordinate, ``dx * dx + dy * dy``: the same numbers as reducing an ``(N, P, K, 2)``
+    difference over its last dimension, at half the cost (no length-2 inner loops).
+    """
+    dx = a[..., :, None, 0] - b[..., None, :, 0]
+    dy = a[..., :, None, 1] - b[..., None, :, 1]
+    return dx * dx + dy * dy
 
 
 def _basis(points: Tensor, control: Tensor) -> Tensor:
