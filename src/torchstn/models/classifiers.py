@@ -6,7 +6,7 @@
   ``ceil_mode=True`` pooling (13 -> 7) and **"same" padding on any convolution whose unpadded
   output would be smaller than** :data:`MIN_FEATURE_SIDE` pixels: on RTS the 7x7 convolution is
   padded by 3, 21 -> 13 -> 7 -> 7 -> 4, leaving a 4x4 map for the last layer instead of a
-  single pixel (measured: 1.17% vs 1.71% test error for ST-CNN-Aff after 10 epochs). On 28x28
+  single pixel (results/exploration.md has the exploratory runs behind the choice). On 28x28
   inputs (20 -> 10 -> 4 -> 2) nothing is padded and ceil and floor pooling agree, so the paper's
   MNIST net is unchanged; TC (30 -> 22 -> 11 -> 5 -> 3) is unpadded too.
 * FCN: ``flatten -> fc(h) -> ReLU -> fc(h) -> ReLU -> fc(classes)``.
