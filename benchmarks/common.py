@@ -63,3 +63,21 @@ def table(rows: list[dict[str, object]]) -> str:
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def best_median_ms(fns: list[Callable[[], object]], min_run_time: float = 0.5,
+                   repeat: int = 1) -> list[float]:
+    """Best of ``repeat`` medians of each of ``fns``, measured in turns (a burst of load from
+    another process then hits every contender, not just one)."""
+    best = [float("inf")] * len(fns)
+    for _ in range(max(1, repeat)):
+        for i, fn in enumerate(fns):
+            best[i] = min(best[i], median_ms(fn, min_run_time))
+    return best
+
+
+def write_out(path: str | None, text: str) -> None:
+    """Write ``text`` to ``path`` if one is given (the scripts' ``--out``)."""
+    if path:
+        with open(path, "w") as f:
+            f.write(text)

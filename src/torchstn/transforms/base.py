@@ -92,9 +92,9 @@ class _PerspectiveDivide(torch.autograd.Function):
             return torch.cat([d_uv, -(grad * uvw[:, :2]).sum(1, keepdim=True) / (w * w)], dim=1)
         d = grad.new_empty(uvw.shape)
         torch.div(grad, w, out=d[:, :2])  # d/du = g_x / w, d/dv = g_y / w
-        # d/dw = -(g_x u + g_y v) / w^2 = -(g / w) . out
-        torch.sum(d[:, :2] * out, dim=1, keepdim=True, out=d[:, 2:])
-        d[:, 2:].neg_()
+        # d/dw = -(g_x u + g_y v) / w^2 = -(g / w) . out, without temporaries
+        dw = torch.mul(d[:, 0], out[:, 0], out=d[:, 2])
+        dw.addcmul_(d[:, 1], out[:, 1]).neg_()
         return d
 
 
