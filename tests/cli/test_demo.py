@@ -113,3 +113,15 @@ def test_bundled_digits_are_the_first_mnist_test_digits_and_their_rts_images():
     assert torch.equal(images, mnist_images[:n]) and torch.equal(labels, mnist_labels[:n])
     fixed, fixed_labels = test_set("rts", root, stop=n)
     assert torch.equal(demo.distort(images), fixed) and torch.equal(fixed_labels, labels)
+
+
+def test_bundled_checkpoint_classifies_the_bundled_digits(tmp_path, offline):
+    """The README's main job as shipped: the bundled ST-CNN on the bundled RTS digits."""
+    if not demo.bundled_checkpoint().is_file():
+        pytest.skip("no bundled checkpoint in this checkout")
+    result = demo.run_demo(None, tmp_path / "demo.png", rows=2)
+    assert result["model"] == "st-cnn-aff"
+    # a trained model, not an untrained one (chance is 90% error); the RTS test error of this
+    # checkpoint is in results/table1.md
+    assert result["stats"]["error"] < 0.05
+    assert (tmp_path / "demo.png").read_bytes()[:4] == PNG_MAGIC
