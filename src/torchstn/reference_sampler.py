@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .checks import check_float, check_rank, check_tensor
+from .sampler import check_input_and_grid
 
 REFERENCE_MODES = ("bilinear", "nearest")
 
@@ -45,17 +45,7 @@ def reference_sample(input: Tensor, grid: Tensor, mode: str = "bilinear") -> Ten
         ``"nearest"`` away from ties ``x_pix = k + 0.5``, which the integer kernel rounds up and
         ``F.grid_sample`` rounds half to even).
     """
-    check_tensor(input, "input")
-    check_tensor(grid, "grid")
-    check_rank(input, (4,), "input", "(N, C, H, W)")
-    check_float(input, "input")
-    check_float(grid, "grid")
-    if grid.dim() != 4 or grid.shape[-1] != 2:
-        raise ValueError(f"grid: expected shape (N, H_out, W_out, 2), got {tuple(grid.shape)}")
-    if grid.shape[0] != input.shape[0]:
-        raise ValueError(
-            f"grid: batch size {grid.shape[0]} does not match input batch size {input.shape[0]}"
-        )
+    check_input_and_grid(input, grid, (4,), "(N, C, H, W)")
     if mode not in REFERENCE_MODES:
         raise ValueError(f"mode: expected one of {REFERENCE_MODES}, got {mode!r}")
     grid = grid.to(input.dtype)

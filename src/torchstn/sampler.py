@@ -38,9 +38,29 @@ def sample(
         ValueError: wrong ranks, grid last dimension, batch or device mismatch, unknown
             ``mode``/``padding``, bicubic on volumes.
     """
+    dims = check_input_and_grid(input, grid, (4, 5), "(N, C, H, W) or (N, C, D, H, W)")
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding: expected one of {PADDINGS}, got {padding!r}")
+    if mode == "bicubic" and dims == 3:
+        raise ValueError(
+            "mode='bicubic': expected a 4-D (N, C, H, W) input (bicubic is 2D only), "
+            f"got 5-D shape {tuple(input.shape)}; use 'bilinear' or 'nearest' for volumes"
+        )
+    if grid.dtype != input.dtype:
+        grid = grid.to(input.dtype)
+    return F.grid_sample(input, grid, mode=mode, padding_mode=padding, align_corners=False)
+
+
+def check_input_and_grid(input: Tensor, grid: Tensor, ranks: tuple[int, ...], layout: str) -> int:
+    """Validate a sampler's ``input`` and ``grid`` (types, ranks, dtypes, shapes, devices).
+
+    Returns the number of spatial dimensions (2 or 3).
+    """
     check_tensor(input, "input")
     check_tensor(grid, "grid")
-    check_rank(input, (4, 5), "input", "(N, C, H, W) or (N, C, D, H, W)")
+    check_rank(input, ranks, "input", layout)
     check_float(input, "input")
     check_float(grid, "grid")
     dims = input.dim() - 2
@@ -55,15 +75,4 @@ def sample(
         raise ValueError(
             f"grid: batch size {grid.shape[0]} does not match input batch size {input.shape[0]}"
         )
-    if mode not in MODES:
-        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
-    if padding not in PADDINGS:
-        raise ValueError(f"padding: expected one of {PADDINGS}, got {padding!r}")
-    if mode == "bicubic" and dims == 3:
-        raise ValueError(
-            "mode='bicubic': expected a 4-D (N, C, H, W) input (bicubic is 2D only), "
-            f"got 5-D shape {tuple(input.shape)}; use 'bilinear' or 'nearest' for volumes"
-        )
-    if grid.dtype != input.dtype:
-        grid = grid.to(input.dtype)
-    return F.grid_sample(input, grid, mode=mode, padding_mode=padding, align_corners=False)
+    return dims
