@@ -29,12 +29,13 @@ def _git(*args: str, cwd: str | os.PathLike) -> str | None:
 def git_commit(path: str | os.PathLike = PACKAGE_DIR) -> dict[str, Any]:
     """``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding ``path``.
 
-    ``dirty``: tracked files differ from the commit, so the commit alone does not say what ran.
+    ``dirty``: tracked files of the package (the code that trains and tests; not results or
+    docs) differ from the commit, so the commit alone does not say what ran.
     """
     sha = _git("rev-parse", "HEAD", cwd=path)
     if sha is None:
         return {"commit": None, "dirty": None}
-    status = _git("status", "--porcelain", "--untracked-files=no", cwd=path)
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", cwd=path)
     return {"commit": sha, "dirty": bool(status) if status is not None else None}
 
 
