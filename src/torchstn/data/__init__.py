@@ -13,6 +13,7 @@ from .clutter import coloc, tc
 from .elastic import e
 from .geometric import p, r, rts
 from .idx import IDXError, read_idx, write_idx
+from .loader import TrainBatches
 from .mnist import DownloadError, data_dir, download, load, load_float
 from .pairs import addition
 from .sets import (
@@ -28,7 +29,7 @@ from .sets import (
 
 __all__ = [
     "DATASETS", "TEST_SEED", "DatasetSpec", "test_set", "coloc_test_set", "coloc_set",
-    "train_batches", "num_train_batches",
+    "train_batches", "num_train_batches", "TrainBatches",
     "r", "rts", "p", "e", "tc", "addition", "coloc",
     "IDXError", "read_idx", "write_idx", "DownloadError", "data_dir", "download", "load",
     "load_float",

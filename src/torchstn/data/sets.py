@@ -242,6 +242,7 @@ def train_batches(
     name: str, *, root: Root = None, batch_size: int = 256, seed: int = 0, epoch: int = 0,
     rank: int = 0, world_size: int = 1, limit: int | None = None, drop_last: bool = False,
     prefetch_depth: int = 2, generation_threads: int = 1, download: bool = False,
+    worker: tuple[int, int] = (0, 1),
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """One epoch of freshly distorted training batches ``(images float32, labels int64)``.
 
@@ -250,7 +251,9 @@ def train_batches(
     runs). ``prefetch_depth`` batches are generated ahead in a background thread (0: none, generate
     in the caller's thread with its settings) using ``generation_threads`` intra-op threads, by
     default 1 so that the generation does not fight the training step for the cores. The data is
-    loaded (and errors raised) at the call, before the first batch.
+    loaded (and errors raised) at the call, before the first batch. ``worker = (i, k)`` yields only
+    batches ``i, i + k, i + 2k, ...`` of the epoch (a ``DataLoader`` worker's share, see
+    :class:`torchstn.data.TrainBatches`).
     """
     _check_name(name)
     for value, label, low in [(batch_size, "batch_size", 1), (seed, "seed", 0),
@@ -260,6 +263,9 @@ def train_batches(
         _check_int(value, label, low)
     if not isinstance(rank, int) or not 0 <= rank < world_size:
         raise ValueError(f"rank: expected an int in 0..{world_size - 1}, got {rank!r}")
+    worker_id, num_workers = worker
+    if not 0 <= worker_id < num_workers:
+        raise ValueError(f"worker: expected (i, k) with 0 <= i < k, got {worker!r}")
     images, labels = _train_split(root, limit, download)
     n = images.shape[0]
     params = chunked(_draw(name, n), seed, (name, "train", epoch), 0, n)
@@ -268,7 +274,7 @@ def train_batches(
                               limit=limit, drop_last=drop_last)
 
     def batches() -> Iterator[tuple[Tensor, Tensor]]:
-        for b in range(count):
+        for b in range(worker_id, count, num_workers):
             sel = index[b * batch_size : (b + 1) * batch_size]
             x, y, _ = _make(name, images, labels, sel, {k: v[sel] for k, v in params.items()})
             yield x, y
