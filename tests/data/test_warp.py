@@ -36,3 +36,17 @@ def test_identity_and_integer_shift():
     big = warp_matrix(images, eye, (8, 8))
     torch.testing.assert_close(big[..., 1:7, 1:7], images)
     assert big[..., 0, :].abs().sum() == 0
+
+
+def test_a_homography_sending_pixels_to_infinity_gives_no_nan():
+    """w = 0 on the middle column: those points go to infinity; they must sample zeros, not NaN."""
+    import torch
+
+    from torchstn.data.warp import warp_matrix
+
+    # backward map (x, y, 1) -> (x, y, x): w = x vanishes on the vertical line x = 0 (centred px)
+    h = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]])
+    images = torch.ones(1, 1, 4, 4)
+    out = warp_matrix(images, h, (4, 5), projective=True)  # odd width: a column centre at x = 0
+    assert torch.isfinite(out).all()
+    assert (out[..., 2] == 0).all()  # the column at infinity samples zeros

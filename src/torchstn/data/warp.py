@@ -41,8 +41,23 @@ def warp_matrix(
     output -> input) to ``(N, C, *out_size)``. Affine unless ``projective``."""
     in_size = (images.shape[-2], images.shape[-1])
     theta = pixel_to_normalized_matrix(backward, in_size, out_size, centered=True)
-    make = projective_grid_from_matrix if projective else affine_grid_planar
-    return sample(images, make(theta, out_size))
+    if not projective:
+        return sample(images, affine_grid_planar(theta, out_size))
+    return sample(images, outside_if_far(projective_grid_from_matrix(theta, out_size)))
+
+
+# Any normalised coordinate beyond this samples zeros (the image spans [-1, 1]).
+FAR = 2.0
+
+
+def outside_if_far(grid: Tensor) -> Tensor:
+    """Clamp grid points to ``[-FAR, FAR]``, NaN/inf (``w = 0`` in a homography) to ``FAR``.
+
+    A random homography can send a pixel to infinity (its ``w`` vanishes); ``grid_sample`` turns
+    such a coordinate into a NaN pixel. Clamping keeps every far point outside the image, so with
+    zeros padding the values are unchanged and no NaN reaches a training batch.
+    """
+    return torch.nan_to_num(grid, nan=FAR, posinf=FAR, neginf=-FAR).clamp_(-FAR, FAR)
 
 
 def centred_pixel_grid(size: tuple[int, int], *, dtype: torch.dtype = torch.float32) -> Tensor:
