@@ -1,19 +1,18 @@
-"""Warp helpers: the planar affine grid equals the project's and PyTorch's; centred pixels."""
+"""Warp helpers: the affine grid the data uses equals PyTorch's; centred pixels."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from torchstn.data.warp import affine_grid_planar, centred_pixel_grid, warp_matrix
+from torchstn.data.warp import centred_pixel_grid, warp_matrix
 from torchstn.transforms.base import affine_grid_from_matrix
 
 
-def test_planar_grid_equals_base_and_torch():
+def test_affine_grid_equals_torch():
     g = torch.Generator().manual_seed(0)
     theta = torch.eye(3)[:2] + 0.3 * torch.randn(5, 2, 3, generator=g)
-    ours = affine_grid_planar(theta, (7, 9))
-    torch.testing.assert_close(ours, affine_grid_from_matrix(theta, (7, 9)))
+    ours = affine_grid_from_matrix(theta, (7, 9))
     torch.testing.assert_close(ours, F.affine_grid(theta, (5, 1, 7, 9), align_corners=False))
 
 
