@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import check_size
+from .single_channel_conv import Conv2dC1
 
 CNN_KERNELS = (9, 7)  # paper [S]
 POOL = 2  # max-pool 2x2 after each convolution
@@ -86,7 +87,9 @@ def cnn_classifier(
     layers: list[nn.Module] = []
     prev = c
     for width, k, pad in zip(widths, kernels, pads, strict=True):
-        layers += [nn.Conv2d(prev, width, k, padding=pad), nn.ReLU(),
+        # one input channel: the fast input gradient an ST-CNN's classifier needs (same weights)
+        conv = Conv2dC1 if prev == 1 else nn.Conv2d
+        layers += [conv(prev, width, k, padding=pad), nn.ReLU(),
                    nn.MaxPool2d(POOL, ceil_mode=True)]
         prev = width
     layers += [nn.Flatten(), nn.Linear(prev * fh * fw, num_classes)]
