@@ -15,6 +15,7 @@ from torch import Tensor, nn
 GRID_LINES = 7  # lines of the sampling grid drawn per direction
 CELL_INCHES = 1.6
 GRID_COLOR = "tab:red"
+BRANCH_COLORS = ("tab:red", "tab:cyan", "tab:orange", "tab:green")  # parallel transformers
 
 
 def _import_figure():
@@ -30,29 +31,47 @@ def _show(image: Tensor):
     return image.max(dim=0).values.numpy()
 
 
+def _pixels(grid: Tensor, size: tuple[int, int]) -> Tensor:
+    """Normalised grid (align_corners=False) -> pixel coordinates with centres at integers."""
+    h, w = size
+    scale = torch.tensor([w, h], dtype=grid.dtype)
+    return (grid + 1) * scale / 2 - 0.5
+
+
 @torch.no_grad()
+def branch_views(model: nn.Module, images: Tensor
+                 ) -> tuple[list[Tensor], list[Tensor], Tensor]:
+    """Per transformer branch: ``([warped (N, C, H', W')], [grid_pixels (N, H', W', 2)],
+    predicted (N,))``; one branch for a single transformer or a baseline (the identity grid),
+    one per branch of a :class:`~torchstn.modules.ParallelTransformers` (the paper's 2xST)."""
+    from .modules import ParallelTransformers
+
+    model.eval()
+    pred = model(images).argmax(1)
+    st = getattr(model, "transformer", None)
+    size = tuple(images.shape[2:])
+    if st is None:
+        from .coords import base_grid
+
+        grid = base_grid(size).expand(images.shape[0], -1, -1, -1)
+        return [images], [_pixels(grid, size)], pred
+    branches = list(st.branches) if isinstance(st, ParallelTransformers) else [st]
+    return ([b(images) for b in branches], [_pixels(b.grid(images), size) for b in branches],
+            pred)
+
+
 def transformer_views(model: nn.Module, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """``(warped (N, C, H', W'), grid_pixels (N, H', W', 2), predicted (N,))`` for ``images``.
 
     ``grid_pixels`` are the sampling points in the input's pixel coordinates (pixel centres at
-    integers, as matplotlib's ``imshow`` draws them). Baselines get the identity grid.
+    integers, as matplotlib's ``imshow`` draws them). Baselines get the identity grid. Models
+    with parallel transformers: see :func:`branch_views`.
     """
-    model.eval()
-    pred = model(images).argmax(1)
-    st = getattr(model, "transformer", None)
-    if st is None:
-        from .coords import base_grid
-
-        warped = images
-        grid = base_grid(tuple(images.shape[2:])).expand(images.shape[0], -1, -1, -1)
-    else:
-        warped = st(images)
-        grid = st.grid(images)
-    h, w = images.shape[2:]
-    scale = torch.tensor([w, h], dtype=grid.dtype)
-    # normalised (align_corners=False) -> pixel coordinates with centres at integers
-    pixels = (grid + 1) * scale / 2 - 0.5
-    return warped, pixels, pred
+    warped, pixels, pred = branch_views(model, images)
+    if len(warped) != 1:
+        raise ValueError(f"transformer_views: the model has {len(warped)} parallel "
+                         "transformers; use branch_views")
+    return warped[0], pixels[0], pred
 
 
 def _grid_lines(pixels: Tensor, lines: int) -> list[Tensor]:
@@ -65,21 +84,31 @@ def _grid_lines(pixels: Tensor, lines: int) -> list[Tensor]:
 
 def figure(model: nn.Module, images: Tensor, labels: Tensor | None = None,
            lines: int = GRID_LINES):
-    """A matplotlib ``Figure``: rows of (input + grid | transformer output | prediction)."""
+    """A matplotlib ``Figure``: rows of (input + sampling grid | transformer output | prediction);
+    with parallel transformers, every branch's grid in its own colour and one output column per
+    branch. Several channels are shown as their maximum."""
     Figure = _import_figure()
-    warped, pixels, pred = transformer_views(model, images)
-    n = images.shape[0]
-    fig = Figure(figsize=(3 * CELL_INCHES, n * CELL_INCHES), layout="constrained")
-    axes = fig.subplots(n, 3, squeeze=False)
+    warped, pixels, pred = branch_views(model, images)
+    n, k = images.shape[0], len(warped)
+    fig = Figure(figsize=((k + 2) * CELL_INCHES, n * CELL_INCHES), layout="constrained")
+    axes = fig.subplots(n, k + 2, squeeze=False)
+    colors = [GRID_COLOR] if k == 1 else BRANCH_COLORS
+    h, w = images.shape[2:]
     for i in range(n):
-        a_in, a_out, a_lab = axes[i]
+        a_in, *a_outs, a_lab = axes[i]
         a_in.imshow(_show(images[i]), cmap="gray", vmin=0, vmax=1)
-        for line in _grid_lines(pixels[i], lines):
-            a_in.plot(line[:, 0].numpy(), line[:, 1].numpy(), color=GRID_COLOR, linewidth=0.6)
-        h, w = images.shape[2:]
+        for b in range(k):
+            for line in _grid_lines(pixels[b][i], lines):
+                a_in.plot(line[:, 0].numpy(), line[:, 1].numpy(),
+                          color=colors[b % len(colors)], linewidth=0.6)
         a_in.set_xlim(-0.5, w - 0.5)
         a_in.set_ylim(h - 0.5, -0.5)
-        a_out.imshow(_show(warped[i]), cmap="gray", vmin=0, vmax=1)
+        for b, a_out in enumerate(a_outs):
+            a_out.imshow(_show(warped[b][i]), cmap="gray", vmin=0, vmax=1)
+            if k > 1:
+                for side in a_out.spines.values():
+                    side.set_edgecolor(colors[b % len(colors)])
+                    side.set_linewidth(2)
         text = str(int(pred[i]))
         color = "black"
         if labels is not None:
@@ -87,12 +116,13 @@ def figure(model: nn.Module, images: Tensor, labels: Tensor | None = None,
             color = "tab:green" if right else "tab:red"
             text += "" if right else f"\n(true {int(labels[i])})"
         a_lab.text(0.5, 0.5, text, ha="center", va="center", fontsize=20, color=color)
-        for a in (a_in, a_out, a_lab):
+        for a in axes[i]:
             a.set_xticks([])
             a.set_yticks([])
         a_lab.set_frame_on(False)
-    for a, title in zip(axes[0], ("input + sampling grid", "transformer output", "prediction"),
-                        strict=True):
+    outs = (["transformer output"] if k == 1
+            else [f"transformer {b + 1} output" for b in range(k)])
+    for a, title in zip(axes[0], ("input + sampling grid", *outs, "prediction"), strict=True):
         a.set_title(title, fontsize=8)
     return fig
 

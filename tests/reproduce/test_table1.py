@@ -70,7 +70,8 @@ def dirs(tmp_path: Path) -> list[str]:
 # ---- the table --------------------------------------------------------------------------------
 def test_the_table_has_every_cell_with_a_paper_number():
     cells = all_cells()
-    assert len(cells) == N_CELLS == len(set(cells)) == len(PAPER_ERRORS)
+    assert len(cells) == N_CELLS == len(set(cells))
+    assert {(c.dataset, c.model) for c in cells} == {k for k in PAPER_ERRORS if k[0] in COLUMNS}
     assert COLUMNS["tc"] == ("fcn", "cnn", "st-fcn-aff", "st-cnn-aff")
     for d in COLUMNS:
         assert set(recipe(d)) >= {"optimizer", "lr", "schedule", "epochs", "batch_size"}
@@ -102,7 +103,7 @@ def test_parse_cells():
 
 @pytest.mark.parametrize("text, message", [
     ("x:cnn", "unknown dataset 'x'"),
-    ("rts:resnet", "'rts:resnet' is not a Table 1 cell"),
+    ("rts:resnet", "'rts:resnet' is not a cell of table1"),
     ("tc:st-cnn-proj", "the models of tc are"),
     (",", "expected DATASET:MODEL"),
 ])
@@ -200,6 +201,8 @@ def test_report_from_finished_runs(finished, tmp_path, monkeypatch):
     assert "synthetic test data" in md
     columns = list(COLUMNS)
     for (d, m), paper in PAPER_ERRORS.items():  # every cell of the main table, in its place
+        if d not in COLUMNS:
+            continue
         row = next(ln for ln in md.splitlines() if ln.startswith(f"| {model_title(m)} |"))
         assert row.strip(" |").split(" | ")[1 + columns.index(d)].endswith(f"(paper {paper})")
     assert md.count("not run (paper") == N_CELLS - 2

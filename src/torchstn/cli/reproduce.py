@@ -10,9 +10,9 @@ from ..reproduce.recipes import DEFAULT_SEEDS
 from ..reproduce.table1 import CHECKPOINTS_DIR, RESULTS_DIR, RUNS_DIR
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs-dir", default=RUNS_DIR,
-                   help=f"run folders <dataset>/<model>/seed<k> (default {RUNS_DIR})")
+def _common(p: argparse.ArgumentParser, runs_dir: str = RUNS_DIR) -> None:
+    p.add_argument("--runs-dir", default=runs_dir,
+                   help=f"run folders <dataset>/<model>/seed<k> (default {runs_dir})")
     p.add_argument("--results-dir", default=RESULTS_DIR,
                    help=f"where the report goes (default {RESULTS_DIR})")
     p.add_argument("--data-dir", "--data-root", dest="data_root",
@@ -21,11 +21,28 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fake-data", action="store_true", help=argparse.SUPPRESS)  # tests only
 
 
+def _train_options(t: argparse.ArgumentParser, experiment: str) -> None:
+    """The options of an experiment that trains cells: seeds, checkpoints, dry run, report."""
+    t.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
+                   help=f"seeds 0..N-1 per cell (default {DEFAULT_SEEDS})")
+    t.add_argument("--checkpoints-dir", default=CHECKPOINTS_DIR,
+                   help=f"committed models <dataset>/<model>-seed<k>.safetensors "
+                        f"(default {CHECKPOINTS_DIR})")
+    t.add_argument("--dry-run", action="store_true", help="print what would be trained")
+    t.add_argument("--report-only", action="store_true",
+                   help="train nothing: (re)write the report from the finished runs")
+    t.add_argument("--no-figures", action="store_true", help="do not draw the figures")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _common(t, f"runs/{experiment}")
+    t.set_defaults(func=run_table1, experiment=experiment)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "reproduce", help="reproduce the paper's Table 1",
+        "reproduce", help="reproduce the paper's Table 1 and MNIST addition",
         description="Reproduce the paper's experiments: `table1` trains, resumes, tests and "
-                    "reports the distorted-MNIST table; `figures` draws the ST-CNNs.")
+                    "reports the distorted-MNIST table; `addition` the MNIST-addition "
+                    "experiment; `figures` draws the ST-CNNs.")
     sub = p.add_subparsers(dest="what", metavar="WHAT")
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
@@ -37,18 +54,16 @@ def register(subparsers) -> None:
                     "<results-dir>/table1.json and table1.md (and checkpoints, figures).")
     t.add_argument("--cells", help="DATASET:MODEL[,...], e.g. rts:st-cnn-aff,r:cnn; DATASET "
                                    "alone is a whole column (default: the whole table)")
-    t.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
-                   help=f"seeds 0..N-1 per cell (default {DEFAULT_SEEDS})")
-    t.add_argument("--checkpoints-dir", default=CHECKPOINTS_DIR,
-                   help=f"committed models <dataset>/<model>-seed<k>.safetensors "
-                        f"(default {CHECKPOINTS_DIR})")
-    t.add_argument("--dry-run", action="store_true", help="print what would be trained")
-    t.add_argument("--report-only", action="store_true",
-                   help="train nothing: (re)write the report from the finished runs")
-    t.add_argument("--no-figures", action="store_true", help="do not draw the figures")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars")
-    _common(t)
-    t.set_defaults(func=run_table1)
+    _train_options(t, "table1")
+    a = sub.add_parser(
+        "addition", help="MNIST addition (appendix A.1): train the missing models, report",
+        description="Train every missing model of the MNIST-addition experiment (FCN, CNN, "
+                    "ST-FCN and 2xST-FCN, affine and TPS; run folders <runs-dir>/addition/"
+                    "<model>/seed<k>), resume unfinished ones, then test them and write "
+                    "<results-dir>/addition.json, addition.md and the 2xST-FCN figure.")
+    a.add_argument("--cells", help="addition:MODEL[,...], e.g. addition:2xst-fcn-aff "
+                                   "(default: every model)")
+    _train_options(a, "addition")
 
     f = sub.add_parser(
         "figures", help="Figure-1-style pictures of the trained ST-CNNs",
@@ -67,7 +82,8 @@ def run_table1(args: argparse.Namespace) -> int:
 
     if args.dry_run and args.report_only:
         raise ValueError("--dry-run and --report-only: expected at most one of them")
-    opts = Options(cells=parse_cells(args.cells), seeds=args.seeds, runs_dir=Path(args.runs_dir),
+    opts = Options(cells=parse_cells(args.cells, args.experiment), seeds=args.seeds,
+                   experiment=args.experiment, runs_dir=Path(args.runs_dir),
                    results_dir=Path(args.results_dir),
                    checkpoints_dir=Path(args.checkpoints_dir), threads=args.threads,
                    data_root=args.data_root, fake=args.fake_data,

@@ -9,8 +9,10 @@ from .classifiers import (
     fcn_classifier,
 )
 from .registry import (
+    ALL_MODEL_NAMES,
     MAX_PARAMS,
     MODEL_NAMES,
+    PARALLEL_MODEL_NAMES,
     TOLERANCE,
     ModelSpec,
     build_for_dataset,
@@ -20,6 +22,7 @@ from .registry import (
     model_spec,
     parameter_table,
     parse_name,
+    transformer_copies,
 )
 from .st_models import DigitClassifier
 
@@ -27,5 +30,6 @@ __all__ = [
     "MODEL_NAMES", "MAX_PARAMS", "TOLERANCE", "ModelSpec", "DigitClassifier", "Normalize",
     "MNIST_MEAN", "MNIST_STD", "build_model", "build_from_spec", "build_for_dataset",
     "model_spec", "parameter_table", "parse_name", "dataset_info", "cnn_classifier",
-    "fcn_classifier", "count_parameters",
+    "fcn_classifier", "count_parameters", "ALL_MODEL_NAMES", "PARALLEL_MODEL_NAMES",
+    "transformer_copies",
 ]

@@ -1,9 +1,12 @@
 """Model registry keyed by the paper's names, with parameter-matched widths.
 
-Names: ``fcn``, ``cnn`` and ``st-{fcn,cnn}-{aff,proj,tps,att,rts,pwa}``. For one data set every
-model gets (within :data:`TOLERANCE`) the parameter count of the CNN baseline with
-:data:`BASE_CNN_WIDTHS` filters: the FCN's hidden width and the ST models' classifier widths are
-found by a search, so a transformer's localisation net is paid for by a narrower classifier.
+Names: ``fcn``, ``cnn`` and ``st-{fcn,cnn}-{aff,proj,tps,att,rts,pwa}``, plus the paper's
+parallel form ``2xst-...`` (two transformers side by side, each seeing and warping every channel,
+outputs concatenated channel-wise before the classifier: the MNIST-addition "2xST-FCN").
+For one data set every model gets (within :data:`TOLERANCE`) the parameter count of the CNN
+baseline with :data:`BASE_CNN_WIDTHS` filters: the FCN's hidden width and the ST models'
+classifier widths are found by a search, so a transformer's localisation net is paid for by a
+narrower classifier.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..checks import check_size
+from ..modules import ParallelTransformers, SpatialTransformer
 from .classifiers import cnn_classifier, count_on_meta, count_parameters, fcn_classifier
 from .st_models import DigitClassifier, cnn_transformer, fcn_transformer
 
@@ -31,6 +35,12 @@ CLASSIFIERS = ("fcn", "cnn")
 MODEL_NAMES: tuple[str, ...] = (*CLASSIFIERS, *(
     f"st-{c}-{s}" for c in CLASSIFIERS for s in TRANSFORM_SUFFIXES
 ))
+PARALLEL_PREFIX = "2x"  # "2xst-fcn-aff": two transformers in parallel
+PARALLEL_COPIES = 2
+PARALLEL_MODEL_NAMES: tuple[str, ...] = tuple(
+    PARALLEL_PREFIX + n for n in MODEL_NAMES if n not in CLASSIFIERS
+)
+ALL_MODEL_NAMES = MODEL_NAMES + PARALLEL_MODEL_NAMES
 BASE_CNN_WIDTHS = (32, 64)  # paper: 32-64 filters [S]
 CNN_WIDTH_RATIO = 2  # second conv has twice the filters of the first, as in the base CNN
 TOLERANCE = 0.10  # every model within 10% of the CNN's parameter count
@@ -80,7 +90,8 @@ class ModelSpec:
         if max(c, h, w) > MAX_SIDE or h < self.pool or w < self.pool:
             raise ValueError(f"model record: in_shape {self.in_shape} with pool {self.pool} is "
                              f"out of range (sides 1..{MAX_SIDE})")
-        n = count_on_meta(_classifier_builder(kind), _pooled(self.in_shape, self.pool),
+        n = count_on_meta(_classifier_builder(kind),
+                          _pooled(self.in_shape, self.pool, transformer_copies(self.name)),
                           self.num_classes, self.widths)
         if n > MAX_LOAD_PARAMS:
             raise ValueError(f"model record: a classifier of {n} parameters is out of range "
@@ -88,13 +99,23 @@ class ModelSpec:
 
 
 def parse_name(name: str) -> tuple[str, str | None]:
-    """``"st-cnn-aff"`` -> ``("cnn", "affine")``; ``"fcn"`` -> ``("fcn", None)``."""
-    if name not in MODEL_NAMES:
-        raise ValueError(f"unknown model {name!r}; expected one of: {', '.join(MODEL_NAMES)}")
+    """``"st-cnn-aff"`` and ``"2xst-cnn-aff"`` -> ``("cnn", "affine")``; ``"fcn"`` ->
+    ``("fcn", None)``."""
+    if name not in ALL_MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; expected one of: "
+                         f"{', '.join(ALL_MODEL_NAMES)}")
     if name in CLASSIFIERS:
         return name, None
     _, kind, suffix = name.split("-")
     return kind, TRANSFORM_SUFFIXES[suffix]
+
+
+def transformer_copies(name: str) -> int:
+    """How many transformers model ``name`` runs in parallel (0 for the baselines)."""
+    kind, transform = parse_name(name)
+    if transform is None:
+        return 0
+    return PARALLEL_COPIES if name.startswith(PARALLEL_PREFIX) else 1
 
 
 def default_pool(in_shape: tuple[int, int, int]) -> int:
@@ -112,21 +133,35 @@ def _widths(kind: str, w: int) -> tuple[int, ...]:
     return (w, CNN_WIDTH_RATIO * w) if kind == "cnn" else (w, w)
 
 
-def _pooled(in_shape: tuple[int, int, int], pool: int) -> tuple[int, int, int]:
+def _pooled(in_shape: tuple[int, int, int], pool: int, copies: int = 1) -> tuple[int, int, int]:
+    """The classifier's input: ``copies`` transformer outputs (or the image), concatenated and
+    pooled."""
     c, h, w = in_shape
-    return (c, h // pool, w // pool)
+    return (c * max(copies, 1), h // pool, w // pool)
+
+
+def _transformer(name: str, in_shape: tuple[int, int, int], pool: int) -> nn.Module | None:
+    """The transformer(s) of model ``name``: None, one, or :class:`ParallelTransformers`."""
+    kind, transform = parse_name(name)
+    if transform is None:
+        return None
+
+    def one() -> SpatialTransformer:
+        return (cnn_transformer(in_shape, transform) if kind == "cnn"
+                else fcn_transformer(in_shape, transform, pool))
+
+    copies = transformer_copies(name)
+    return one() if copies == 1 else ParallelTransformers(*(one() for _ in range(copies)))
 
 
 def build_from_spec(spec: ModelSpec) -> DigitClassifier:
     """The model of ``spec`` (freshly initialised)."""
-    kind, transform = parse_name(spec.name)
+    kind, _ = parse_name(spec.name)
     in_shape = check_size(tuple(spec.in_shape), 3, "in_shape")
-    classifier = _classifier_builder(kind)(_pooled(in_shape, spec.pool), spec.num_classes,
-                                           spec.widths)
-    transformer = None
-    if transform is not None:
-        transformer = (cnn_transformer(in_shape, transform) if kind == "cnn"
-                       else fcn_transformer(in_shape, transform, spec.pool))
+    classifier = _classifier_builder(kind)(
+        _pooled(in_shape, spec.pool, transformer_copies(spec.name)), spec.num_classes,
+        spec.widths)
+    transformer = _transformer(spec.name, in_shape, spec.pool)
     model = DigitClassifier(classifier, in_shape, transformer, spec.pool)
     model.spec = spec
     return model
@@ -150,19 +185,16 @@ def fit_width(count: Callable[[int], int], target: int) -> int:
 @functools.lru_cache(maxsize=256)
 def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int) -> ModelSpec:
     """The parameter-matched spec of model ``name`` for inputs ``in_shape`` and ``num_classes``."""
-    kind, transform = parse_name(name)
+    kind, _ = parse_name(name)
     in_shape = check_size(tuple(in_shape), 3, "in_shape")
     (num_classes,) = check_size(num_classes, 1, "num_classes")
     pool = default_pool(in_shape)
-    pooled = _pooled(in_shape, pool)
-    target = count_on_meta(cnn_classifier, pooled, num_classes, BASE_CNN_WIDTHS)
+    target = count_on_meta(cnn_classifier, _pooled(in_shape, pool), num_classes, BASE_CNN_WIDTHS)
     if name == "cnn":
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
-    loc = 0
-    if transform is not None:
-        st = (cnn_transformer(in_shape, transform) if kind == "cnn"
-              else fcn_transformer(in_shape, transform, pool))
-        loc = count_parameters(st)
+    transformer = _transformer(name, in_shape, pool)
+    loc = 0 if transformer is None else count_parameters(transformer)
+    pooled = _pooled(in_shape, pool, transformer_copies(name))
     build = _classifier_builder(kind)
 
     def count(w: int) -> int:

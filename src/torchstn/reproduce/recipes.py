@@ -18,7 +18,7 @@ TABLE1_MODELS = ("fcn", "cnn", "st-fcn-aff", "st-fcn-proj", "st-fcn-tps", "st-cn
 TC_MODELS = ("fcn", "cnn", "st-fcn-aff", "st-cnn-aff")  # ST variants on TC: affine (see above)
 COLUMNS: dict[str, tuple[str, ...]] = {**{d: TABLE1_MODELS for d in TABLE1_DATASETS},
                                        "tc": TC_MODELS}
-COLUMN_TITLES = {"r": "R", "rts": "RTS", "p": "P", "e": "E", "tc": "TC"}
+COLUMN_TITLES = {"r": "R", "rts": "RTS", "p": "P", "e": "E", "tc": "TC", "addition": "Addition"}
 
 # The paper's test errors in %: /work/shared/spec/PAPER.md §2 (Table 1, and the TC line below it).
 # Reference values, not computed results.
@@ -33,9 +33,21 @@ _PAPER_TABLE = {  # model -> (R, RTS, P, E)
     "st-cnn-tps": (0.7, 0.5, 0.8, 1.1),
 }
 _PAPER_TC = {"fcn": 13.2, "cnn": 3.5, "st-fcn-aff": 2.0, "st-cnn-aff": 1.7}
+# MNIST addition (appendix A.1, PAPER.md §3): one number per row of the paper's table, used for
+# both the affine and the TPS variant of a row.
+ADDITION_MODELS = ("fcn", "cnn", "st-fcn-aff", "st-fcn-tps", "2xst-fcn-aff", "2xst-fcn-tps")
+_PAPER_ADDITION = {"fcn": 47.7, "cnn": 14.7, "st-fcn-aff": 18.5, "st-fcn-tps": 18.5,
+                   "2xst-fcn-aff": 5.8, "2xst-fcn-tps": 5.8}
 PAPER_ERRORS: dict[tuple[str, str], float] = {
     **{(d, m): row[i] for m, row in _PAPER_TABLE.items() for i, d in enumerate(TABLE1_DATASETS)},
     **{("tc", m): v for m, v in _PAPER_TC.items()},
+    **{("addition", m): v for m, v in _PAPER_ADDITION.items()},
+}
+
+# experiment -> its columns (data set -> models); `torchstn reproduce <experiment>` trains them
+EXPERIMENTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "table1": COLUMNS,
+    "addition": {"addition": ADDITION_MODELS},
 }
 
 # ---- recipes ---------------------------------------------------------------------------------
@@ -55,7 +67,9 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "bf16": True,
     "loc_lr_mult": 1.0,
 }
-RECIPES: dict[str, dict[str, Any]] = {d: dict(DEFAULT_RECIPE) for d in COLUMNS}
+RECIPES: dict[str, dict[str, Any]] = {
+    d: dict(DEFAULT_RECIPE) for columns in EXPERIMENTS.values() for d in columns
+}
 DEFAULT_SEEDS = 1  # TO BE TUNED: the paper averages 3 seeds
 
 
@@ -77,9 +91,21 @@ class Cell:
         return PAPER_ERRORS[(self.dataset, self.model)]
 
 
-def all_cells() -> list[Cell]:
-    """Every cell, column by column (R, RTS, P, E, TC), models in the paper's row order."""
-    return [Cell(d, m) for d, models in COLUMNS.items() for m in models]
+def experiment_of(dataset: str) -> str:
+    """The experiment whose cells train on ``dataset`` (``"table1"``, ``"addition"``)."""
+    for name, columns in EXPERIMENTS.items():
+        if dataset in columns:
+            return name
+    raise ValueError(f"no experiment trains on dataset {dataset!r}")
+
+
+def all_cells(experiment: str = "table1") -> list[Cell]:
+    """Every cell of ``experiment``, column by column (Table 1: R, RTS, P, E, TC), models in the
+    paper's row order."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; expected one of: "
+                         f"{', '.join(EXPERIMENTS)}")
+    return [Cell(d, m) for d, models in EXPERIMENTS[experiment].items() for m in models]
 
 
 def recipe(dataset: str) -> dict[str, Any]:

@@ -29,7 +29,8 @@ def model_title(name: str) -> str:
     """``"st-cnn-aff"`` -> ``"ST-CNN Aff"`` (the paper's row names)."""
     parts = name.split("-")
     if len(parts) == 3:
-        return f"ST-{parts[1].upper()} {parts[2].capitalize()}"
+        copies = parts[0][: -len("st")]  # "2x" for parallel transformers
+        return f"{copies}ST-{parts[1].upper()} {parts[2].capitalize()}"
     return name.upper()
 
 
@@ -137,10 +138,12 @@ def detail_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def recipe_table() -> list[str]:
+def recipe_table(datasets: tuple[str, ...] = tuple(COLUMNS)) -> list[str]:
+    """The recipes of ``datasets`` (default: Table 1's columns) as a markdown table."""
     keys = sorted({k for rec in RECIPES.values() for k in rec})
     lines = ["| Column | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for d, rec in RECIPES.items():
+    for d in datasets:
+        rec = RECIPES[d]
         lines.append(f"| {COLUMN_TITLES[d]} | " + " | ".join(str(rec.get(k, "")) for k in keys)
                      + " |")
     return lines

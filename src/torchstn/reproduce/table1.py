@@ -31,7 +31,7 @@ from ..train.config import CONFIG_FILE, TrainConfig
 from ..train.metrics import read_metrics
 from ..train.run_dir import RUN_FILES, SUMMARY_FILE
 from .provenance import git_commit, machine_info, now
-from .recipes import COLUMNS, DEFAULT_SEEDS, Cell, all_cells, recipe
+from .recipes import DEFAULT_SEEDS, EXPERIMENTS, Cell, all_cells, experiment_of, recipe
 
 RUNS_DIR = "runs/table1"
 RESULTS_DIR = "results"
@@ -50,24 +50,25 @@ _SETUP_FIELDS = ("dataset", "model", "out", "seed")  # given per cell, not by a 
 
 
 # ---- cells ------------------------------------------------------------------------------------
-def parse_cells(text: str | None) -> list[Cell]:
-    """Cells from ``"rts:st-cnn-aff,r:cnn"``; ``"rts"`` is a whole column, ``"all"`` (or
-    ``None``) the whole table. Names are case-insensitive; duplicates are dropped."""
+def parse_cells(text: str | None, experiment: str = "table1") -> list[Cell]:
+    """Cells of ``experiment`` from ``"rts:st-cnn-aff,r:cnn"``; ``"rts"`` is a whole column,
+    ``"all"`` (or ``None``) the whole table. Names are case-insensitive; duplicates are dropped."""
     if text is None or text.strip().lower() == "all":
-        return all_cells()
+        return all_cells(experiment)
+    columns = EXPERIMENTS[experiment]
     cells: list[Cell] = []
     for item in (t.strip().lower() for t in text.split(",")):
         if not item:
             continue
         dataset, sep, model = item.partition(":")
-        if dataset not in COLUMNS:
+        if dataset not in columns:
             raise ValueError(f"--cells: unknown dataset {dataset!r} in {item!r}; expected one "
-                             f"of: {', '.join(COLUMNS)}")
+                             f"of: {', '.join(columns)}")
         if not sep or model in ("", "*"):
-            new = [Cell(dataset, m) for m in COLUMNS[dataset]]
-        elif model not in COLUMNS[dataset]:
-            raise ValueError(f"--cells: {item!r} is not a Table 1 cell; the models of "
-                             f"{dataset} are: {', '.join(COLUMNS[dataset])}")
+            new = [Cell(dataset, m) for m in columns[dataset]]
+        elif model not in columns[dataset]:
+            raise ValueError(f"--cells: {item!r} is not a cell of {experiment}; the models of "
+                             f"{dataset} are: {', '.join(columns[dataset])}")
         else:
             new = [Cell(dataset, model)]
         cells += [c for c in new if c not in cells]
@@ -196,7 +197,7 @@ def show(subcommand: str, args: list[str]) -> str:
 
 
 def reproduce_command(cell: Cell, seeds: int) -> str:
-    parts = [PROGRAM, "reproduce", "table1", "--cells", cell.key]
+    parts = [PROGRAM, "reproduce", experiment_of(cell.dataset), "--cells", cell.key]
     return shlex.join(parts + (["--seeds", str(seeds)] if seeds != DEFAULT_SEEDS else []))
 
 

@@ -1,0 +1,126 @@
+"""MNIST addition (the paper's appendix A.1): ``results/addition.json``, ``results/addition.md``
+and ``results/figures/addition-2xst-fcn.png`` from the cell results of
+:func:`torchstn.reproduce.evaluation.collect`.
+
+Two RTS digits on two 42x42 channels, label = their sum (19 classes). The paper's point: one
+transformer cannot bring both digits into a canonical pose, two in parallel (2xST-FCN) can, each
+learning to attend to one digit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..train.checkpoint import atomic_write_text
+from .figures import FIGURE_ROWS, FIGURES_DIR, finished_run
+from .provenance import now
+from .recipes import Cell
+from .report import (
+    DIGITS,
+    REQUIRED_KEYS,
+    command_lines,
+    detail_table,
+    fmt_error,
+    model_title,
+    recipe_table,
+)
+
+DATASET = "addition"
+JSON_NAME = "addition.json"
+MD_NAME = "addition.md"
+FIGURE_MODELS = ("2xst-fcn-aff", "2xst-fcn-tps")  # the first with a finished run is drawn
+
+
+def main_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| Model | Ours (%) | Paper (%) |", "|---|---|---|"]
+    for r in rows:
+        ours = fmt_error(r)
+        if r["beats_paper"]:
+            ours = f"**{ours}**"
+        lines.append(f"| {model_title(r['model'])} | {ours} | {r['paper_error']} |")
+    return lines
+
+
+def render_markdown(rows: list[dict[str, Any]], seeds: int, figure: Path | None) -> str:
+    run = [r for r in rows if r["error"] is not None]
+    beat = [r for r in run if r["beats_paper"]]
+    lines = ["# MNIST addition: test error (%)", ""]
+    if any(r.get("data") == "fake" for r in rows):
+        lines += ["**Warning: measured on the synthetic test data of the test suite, not on "
+                  "MNIST. These are not results.**", ""]
+    lines += [
+        f"Written by `torchstn reproduce addition` on {now()}; rewrite it from the run folders "
+        "with `torchstn reproduce addition --report-only`.",
+        "",
+        "Two MNIST digits, each RTS-distorted on its own 42x42 channel (`DATASETS.md`), label = "
+        "their sum (19 classes). *Ours*: error on the fixed test set (`torchstn.data.test_set"
+        "('addition')`: 10,000 pairs of test digits, test seed 0), the mean over the seeds "
+        f"trained (the recipe asks for {seeds}). *Paper*: Jaderberg et al. (2015), appendix "
+        "A.1, one number per row (the same paper number stands beside our affine and TPS "
+        "variants). Every model has the CNN's parameter count within 10% "
+        "(`torchstn models --dataset addition --model MODEL`). **Bold**: below the paper's.",
+        "",
+        *main_table(rows),
+        "",
+        f"Rows below the paper's error: {len(beat)} of {len(run)} run"
+        + (": " + ", ".join(f"{model_title(r['model'])} ({r['error']:.{DIGITS}f} vs "
+                            f"{r['paper_error']})" for r in beat) if beat else "") + ".",
+        "",
+    ]
+    if figure is not None:
+        lines += ["## What the two transformers do", "",
+                  f"![addition]({os.path.relpath(figure, figure.parent.parent)})", "",
+                  "Each row: the two-channel input (shown as the maximum of its channels) with "
+                  "the sampling grid of each transformer in its colour, each transformer's "
+                  "output, and the predicted sum.", ""]
+    lines += ["## Per model", "", *detail_table(rows), "", "## Recipe", "",
+              *recipe_table((DATASET,)), "", "## Commands", "", *command_lines(rows), ""]
+    return "\n".join(lines)
+
+
+def write_figure(runs_dir: str | os.PathLike, results_dir: str | os.PathLike, *,
+                 data_root: str | None = None, fake: bool = False, rows: int = FIGURE_ROWS,
+                 log: TextIO | None = None) -> Path | None:
+    """The 2xST-FCN's picture (the first of :data:`FIGURE_MODELS` with a finished run)."""
+    log = log or sys.stderr
+    for model in FIGURE_MODELS:
+        run = finished_run(runs_dir, Cell(DATASET, model))
+        if run is None:
+            continue
+        try:
+            from ..visualize import save_figure
+        except ImportError as e:
+            print(f"torchstn reproduce: no figure: {e}", file=log)
+            return None
+        from ..io import load_model
+        from ..train.data import DataSource
+
+        images, labels = DataSource(DATASET, rows, root=data_root, fake=fake).test_set(rows)
+        path = Path(results_dir) / FIGURES_DIR / f"addition-{model.removesuffix('-aff')}.png"
+        try:
+            out = save_figure(load_model(run), images, path, labels)
+        except ImportError as e:  # matplotlib missing
+            print(f"torchstn reproduce: no figure: {e}", file=log)
+            return None
+        print(f"torchstn reproduce: wrote {out}", file=log)
+        return out
+    return None
+
+
+def write_report(rows: list[dict[str, Any]], results_dir: str | os.PathLike, seeds: int,
+                 figure: Path | None = None) -> tuple[Path, Path]:
+    """Write ``addition.json`` (one object per model) and ``addition.md``; their paths."""
+    missing = [k for k in REQUIRED_KEYS for r in rows if k not in r]
+    if missing:
+        raise ValueError(f"cell results lack the keys {sorted(set(missing))}")
+    results_dir = Path(results_dir)
+    if figure is None:  # keep showing a figure drawn earlier
+        figure = next((p for m in FIGURE_MODELS if (p := results_dir / FIGURES_DIR /
+                       f"addition-{m.removesuffix('-aff')}.png").exists()), None)
+    js = atomic_write_text(results_dir / JSON_NAME, json.dumps(rows, indent=2) + "\n")
+    md = atomic_write_text(results_dir / MD_NAME, render_markdown(rows, seeds, figure))
+    return js, md
