@@ -1,7 +1,8 @@
 """One training step of ST-CNN (affine) against the CNN on RTS, and the peak memory of each.
 
     python benchmarks/train_step.py [--threads 2] [--quick] [--repeat 3] [--batch 256]
-                                    [--data-root DIR] [--no-memory] [--profile] [--out FILE]
+                                    [--data-root DIR] [--no-memory] [--components] [--profile]
+                                    [--out FILE]
 
 The step is the training loop's own (``torchstn.train.loop.Trainer.train_step``): the registry's
 parameter-matched model, SGD with momentum and the localisation parameter groups, channels-last
@@ -149,6 +150,49 @@ def time_rows(args, batches) -> list[dict]:
     return rows
 
 
+def component_rows(args, batches) -> list[dict]:
+    """Where the ST-CNN's extra time goes: forward + backward of its parts on one batch."""
+    import torch.nn.functional as F
+
+    from torchstn.models import build_for_dataset
+
+    images, labels = batches[0]
+    images = images.contiguous(memory_format=torch.channels_last)
+    models = {m: build_for_dataset(m, DATASET).to(memory_format=torch.channels_last)
+              for m in MODELS}
+    st_model = models["st-cnn-aff"]
+    st = st_model.transformer
+    rows = []
+    for precision, bf16 in PRECISIONS.items():
+        def run(fn, bf16=bf16):
+            def call():
+                with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+                    out = fn()
+                out.float().square().mean().backward()
+            return call
+
+        def classifier_with_input_grad():
+            x = images.clone().requires_grad_()
+            return st_model.classifier(st_model.pool(st_model.normalize(x)))
+
+        parts = {
+            "cnn: whole model": run(lambda: F.cross_entropy(models["cnn"](images).float(),
+                                                           labels)),
+            "st-cnn: whole model": run(lambda: F.cross_entropy(st_model(images).float(),
+                                                              labels)),
+            "st-cnn: localisation net + regression": run(
+                lambda: st.regressor(st.localization(images).flatten(1))),
+            "st-cnn: transformer (loc net, grid, sampler)": run(lambda: st(images)),
+            "st-cnn: classifier, with its input gradient": run(classifier_with_input_grad),
+        }
+        times = best_median_ms(list(parts.values()), args.min_time, args.repeat)
+        cnn = times[0]
+        for name, t in zip(parts, times, strict=True):
+            rows.append({"precision": precision, "part (forward + backward)": name,
+                         "ms": t, "share of a cnn step": t / cnn})
+    return rows
+
+
 def memory_rows(args) -> list[dict]:
     rows = []
     for precision in PRECISIONS:
@@ -188,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short timings, fewer repeats")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many medians")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory rows")
+    parser.add_argument("--components", action="store_true",
+                        help="also time the ST-CNN's parts (what bounds the ratio)")
     parser.add_argument("--profile", action="store_true", help="append the top-ops tables")
     parser.add_argument("--profile-steps", type=int, default=5)
     parser.add_argument("--out", help="also write the markdown to this file")
@@ -208,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
              f"- one `Trainer.train_step` (SGD momentum, channels-last, batch {args.batch}, "
              f"{source}); median of each, best of {args.repeat}; ratio = st-cnn-aff / cnn", "",
              table(time_rows(args, batches)), ""]
+    if args.components:
+        parts += ["Parts of one step (model forward + backward only, no optimizer; same batch):",
+                  "", table(component_rows(args, batches)), ""]
     if not args.no_memory:
         parts += ["Peak memory (fresh process per model and precision; method in the script's "
                   "docstring):", "", table(memory_rows(args)), ""]
