@@ -35,7 +35,7 @@ trap 'rm -rf "$tmp"' EXIT
 if [[ "$threads" != 1 ]]; then
   "$py" transformer_speed.py --threads 1 "${quick[@]}" --out "$tmp/2.md"
 fi
-"$py" train_step.py --threads "$threads" --profile "${quick[@]}" --out "$tmp/3.md"
+"$py" train_step.py --threads "$threads" --components --profile "${quick[@]}" --out "$tmp/3.md"
 "$py" data_throughput.py --threads "$threads" --repeat 3 "${quick[@]}" --out "$tmp/4.md"
 
 for f in "$tmp"/*.md; do
