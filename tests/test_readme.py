@@ -25,3 +25,14 @@ def test_first_lines_are_the_two_setup_commands():
     assert len(commands) == 2
     assert commands[0].endswith("torchstn demo")
     assert "[test]" in commands[1] and "pytest" in commands[1]
+
+
+def test_results_section_matches_the_reports():
+    # the README's results tables are copies of results/*.md (scripts/update_readme_results.py)
+    import subprocess
+    import sys
+
+    script = README.parent / "scripts" / "update_readme_results.py"
+    res = subprocess.run([sys.executable, str(script), "--check"], capture_output=True,
+                         text=True, check=False)
+    assert res.returncode == 0, res.stderr

@@ -1,0 +1,75 @@
+"""Copy the main tables of results/table1.md and results/addition.md into the README.
+
+    python scripts/update_readme_results.py [--check]
+
+The README's results section lies between ``<!-- results-table -->`` and
+``<!-- /results-table -->``; everything between is rewritten from the reports (which
+``torchstn reproduce table1|addition --report-only`` regenerate from the run folders).
+``--check`` rewrites nothing and exits 1 when the README is out of date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- results-table -->", "<!-- /results-table -->"
+INTRO = (
+    "Test error (%) on the fixed test sets, ours (one seed unless ± is shown) next to the "
+    "paper's; from `results/table1.md` (commands, wall times, machine and checkpoints per cell "
+    "there). Trained on the 2-core development CPU, one thread per run, recipe: AdamW, "
+    "one-cycle lr 2e-3, 70 epochs, batch 256, bf16 autocast (`torchstn/reproduce/recipes.py`; "
+    "how it was chosen, with a disclosure, in `results/exploration.md`). The P column is harder "
+    "than the paper's: `results/p_column.md` measures how many P test digits the specified "
+    "homographies squeeze out of sight."
+)
+
+
+def block(path: Path, first: str, last: str | None) -> list[str]:
+    """The lines of ``path`` from the one starting with ``first`` up to the one starting with
+    ``last`` (inclusive), or to the end of that table when ``last`` is None."""
+    lines = path.read_text().splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(first))
+    out = []
+    for ln in lines[start:]:
+        if last is None and not ln.startswith("|"):
+            break
+        out.append(ln)
+        if last is not None and ln.startswith(last):
+            break
+    return out
+
+
+def section() -> str:
+    table1 = block(ROOT / "results" / "table1.md", "| Model |", "**Cells that beat")
+    parts = [START, INTRO, "", *table1]
+    addition = ROOT / "results" / "addition.md"
+    if addition.exists():
+        parts += ["", "MNIST addition (two RTS digits, label = their sum; `results/addition.md`, "
+                  "with the picture of what each of the two transformers attends to):", "",
+                  *block(addition, "| Model |", None)]
+    return "\n".join([*parts, END])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args()
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    a, b = text.index(START), text.index(END) + len(END)
+    new = text[:a] + section() + text[b:]
+    if args.check:
+        if new != text:
+            print("README.md: the results section is out of date; run "
+                  "python scripts/update_readme_results.py", file=sys.stderr)
+            return 1
+        return 0
+    readme.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
