@@ -70,8 +70,8 @@ def evaluate(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int =
     return error_stats(predict(model, images, batch_size, device), labels)
 
 
-def format_stats(stats: dict) -> str:
+def format_stats(stats: dict, label: str = "test error") -> str:
     """One human line: ``test error 0.52% (95% CI 0.40-0.68%), 52 of 10000 images``."""
     pct = int(round(stats["confidence"] * 100))
-    return (f"test error {100 * stats['error']:.2f}% ({pct}% CI {100 * stats['ci_low']:.2f}-"
+    return (f"{label} {100 * stats['error']:.2f}% ({pct}% CI {100 * stats['ci_low']:.2f}-"
             f"{100 * stats['ci_high']:.2f}%), {stats['errors']} of {stats['n']} images wrong")

@@ -63,6 +63,19 @@ def test_end_to_end_learns_and_eval_agrees_with_load_model(tmp_path, data_args):
         errors = int((model(images).argmax(1) != labels).sum())
     assert errors == stats["errors"]
 
+    # the validation set: held-out training digits, allowed since the run used only 1000
+    proc = cli("eval", str(out), "--validation", "--limit", "200", "--json", *data_args)
+    val = json.loads(proc.stdout)
+    assert val["split"] == "validation (10000)" and val["n"] == 200
+    images, labels = DataSource("rts", 1, root=root, fake=root is None).validation_set(10000, 200)
+    with torch.no_grad():
+        assert int((model(images).argmax(1) != labels).sum()) == val["errors"]
+    # a model that trained on the whole split (no train_limit in its record) is refused
+    whole = tmp_path / "whole.safetensors"
+    torchstn.save_model(model, whole, dataset="rts")
+    refused = cli("eval", str(whole), "--validation", "--limit", "10", *data_args, check=False)
+    assert refused.returncode == 2 and "--limit 50000" in refused.stderr
+
 
 def test_resume_after_sigkill_mid_epoch_is_bit_identical(tmp_path, data_args, reference_run):
     out = tmp_path / "run"

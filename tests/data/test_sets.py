@@ -211,3 +211,33 @@ def test_real_training_batch(real_root):
     x, y = next(batches)
     assert x.shape == (256, 1, 42, 42) and y.shape == (256,)
     assert data.num_train_batches("rts", root=real_root) == math.ceil(60_000 / 256)
+
+
+@pytest.mark.parametrize("name", ["rts", "tc", "addition"])
+def test_validation_set_holds_out_the_last_training_digits(fake_root, name):
+    size = FAKE_TRAIN - 100
+    images, labels = data.validation_set(name, fake_root, size=size)
+    assert images.shape == (size, *data.DATASETS[name].in_shape)
+    train_images, train_labels = mnist.load("train", fake_root)
+    if name == "addition":  # partners drawn among the held-out digits only
+        index = chunked(sets._draw(name, size), data.TEST_SEED, (name, "val"), 0, size)["index"]
+        assert int(index.max()) < size
+        assert torch.equal(labels, train_labels[-size:][index].sum(1))
+    else:
+        assert torch.equal(labels, train_labels[-size:])
+    # a window is the same bits as slicing; it differs from the test set's stream
+    part, _ = data.validation_set(name, fake_root, size=size, start=40, stop=90)
+    assert torch.equal(part, images[40:90])
+    assert not torch.equal(images[:20], data.test_set(name, fake_root, stop=20)[0])
+    if name == "rts":  # each sample's ink is its own held-out digit's (RTS keeps it inside)
+        mass = images.sum((1, 2, 3))
+        digits = mnist.to_float(train_images[-size:]).flatten(1).sum(1)
+        ratio = mass / digits
+        assert ratio.min() > 0.3 and ratio.max() < 1.6  # s^2 in [0.49, 1.44], plus blur
+
+
+def test_validation_set_validates(fake_root):
+    with pytest.raises(ValueError, match="size"):
+        data.validation_set("r", fake_root, size=0)
+    with pytest.raises(ValueError, match="fewer than"):
+        data.validation_set("r", fake_root, size=FAKE_TRAIN)

@@ -1,4 +1,5 @@
-"""``torchstn eval``: test error with its 95% confidence interval on the fixed test set."""
+"""``torchstn eval``: test error with its 95% confidence interval on the fixed test set, or
+(``--validation``) on held-out training digits, for model selection."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import json
 
 import torch
 
+from ..data.sets import VALIDATION_SIZE
+
+TRAIN_DIGITS = 60_000  # MNIST training split
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -16,6 +20,11 @@ def register(subparsers) -> None:
     p.add_argument("path", metavar="RUN_OR_CHECKPOINT", help="run folder or model/state file")
     p.add_argument("--dataset", help="data set (default: the one the model was trained on)")
     p.add_argument("--limit", type=int, help="only the first N test images")
+    p.add_argument("--validation", type=int, nargs="?", const=VALIDATION_SIZE, metavar="SIZE",
+                   help="evaluate on the validation set instead: the last SIZE training digits "
+                        f"(default {VALIDATION_SIZE}), held out of a run trained with "
+                        f"--limit {TRAIN_DIGITS - VALIDATION_SIZE}; refused for a model that "
+                        "trained on them")
     p.add_argument("--batch-size", type=int, default=1000, help="images per forward pass")
     p.add_argument("--data-dir", "--data-root", dest="data_root",
                    help="folder holding the MNIST files (default $TORCHSTN_DATA)")
@@ -28,8 +37,9 @@ def register(subparsers) -> None:
 
 def evaluate_path(path: str, dataset: str | None = None, *, limit: int | None = None,
                   batch_size: int = 1000, data_root: str | None = None, device: str = "auto",
-                  fake_data: bool = False) -> dict:
-    """Test statistics of the model at ``path`` (see :func:`torchstn.evaluate.evaluate`)."""
+                  fake_data: bool = False, validation: int | None = None) -> dict:
+    """Test statistics of the model at ``path`` (see :func:`torchstn.evaluate.evaluate`); with
+    ``validation``, on the validation set of that many held-out training digits."""
     from ..evaluate import evaluate
     from ..io import load_model_with_record, resolve_model_path
     from ..train.data import DataSource, check_data_root
@@ -51,11 +61,28 @@ def evaluate_path(path: str, dataset: str | None = None, *, limit: int | None = 
         raise ValueError(f"--dataset {dataset}: its images {tuple(in_shape)} / {num_classes} "
                          f"classes do not fit the model ({tuple(model.spec.in_shape)} / "
                          f"{model.spec.num_classes} classes)")
-    images, labels = source.test_set(limit)
+    if validation is None:
+        images, labels = source.test_set(limit)
+    else:
+        check_held_out(record, validation)
+        images, labels = source.validation_set(validation, limit)
     stats = evaluate(model, images, labels, batch_size, dev)
     return {**stats, "dataset": dataset, "model": model.spec.name,
+            "split": "test" if validation is None else f"validation ({validation})",
             "path": str(resolve_model_path(path)), "trained_on": record.get("dataset"),
             "epoch": record.get("epoch")}
+
+
+def check_held_out(record: dict, size: int) -> None:
+    """Refuse a validation set that the model trained on (its record's ``train_limit``: the
+    first N training digits, 0 or missing: all of them)."""
+    if not isinstance(size, int) or not 0 < size < TRAIN_DIGITS:
+        raise ValueError(f"--validation: expected a size in 1..{TRAIN_DIGITS - 1}, got {size}")
+    used = int(record.get("train_limit") or TRAIN_DIGITS)
+    if used > TRAIN_DIGITS - size:
+        raise ValueError(f"--validation {size}: the model trained on the first {used} training "
+                         f"digits, which include the last {size}; train with --limit "
+                         f"{TRAIN_DIGITS - size} to hold them out")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,9 +94,11 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     stats = evaluate_path(args.path, args.dataset, limit=args.limit, batch_size=args.batch_size,
                           data_root=args.data_root, device=args.device,
-                          fake_data=args.fake_data)
+                          fake_data=args.fake_data, validation=args.validation)
     if args.json:
         print(json.dumps(stats, sort_keys=True))
     else:
-        print(f"{stats['model']} on {stats['dataset']}: {format_stats(stats)}")
+        label = "test error" if args.validation is None else "validation error"
+        text = format_stats(stats, label)
+        print(f"{stats['model']} on {stats['dataset']}: {text}")
     return 0

@@ -25,10 +25,12 @@ from .sets import (
     num_train_batches,
     test_set,
     train_batches,
+    validation_set,
 )
 
 __all__ = [
-    "DATASETS", "TEST_SEED", "DatasetSpec", "test_set", "coloc_test_set", "coloc_set",
+    "DATASETS", "TEST_SEED", "DatasetSpec", "test_set", "validation_set", "coloc_test_set",
+    "coloc_set",
     "train_batches", "num_train_batches", "TrainBatches",
     "r", "rts", "p", "e", "tc", "addition", "coloc",
     "IDXError", "read_idx", "write_idx", "DownloadError", "data_dir", "download", "load",

@@ -9,6 +9,10 @@ Determinism (DATASETS.md: sample k is a pure function of (seed, k)):
   chunk of :data:`~torchstn.data.rng.CHUNK` samples is also *warped* whole, then sliced. So any
   ``start``/``stop`` window, in any process, gives bit-identical samples. The default seed is
   :data:`TEST_SEED` = 0; the training streams are keyed differently, so they never coincide.
+* Validation sets (:func:`validation_set`): the *last* ``size`` training digits, made like a test
+  set (stream ``(name, "val")``; TC clutter and addition partners drawn from those digits only).
+  A run trained with ``limit = 60000 - size`` never sees them: select recipes on them, never on
+  the test set.
 * Training (:func:`train_batches`): every epoch draws fresh parameters for all training digits,
   sample k from stream ``(name, "train", epoch)``, so they depend on (seed, epoch, k) only. The
   order is a permutation seeded by (seed, epoch), shared by all ranks and split like
@@ -50,6 +54,8 @@ __all__ = [
     "DatasetSpec",
     "DATASETS",
     "test_set",
+    "validation_set",
+    "VALIDATION_SIZE",
     "coloc_test_set",
     "coloc_set",
     "train_batches",
@@ -140,10 +146,19 @@ def _make(
     return x, y, boxes
 
 
-def _fixed(name: str, root: Root, seed: int, start: int, stop: int | None, download: bool):
+def _fixed(name: str, root: Root, seed: int, start: int, stop: int | None, download: bool,
+           holdout: int | None = None):
+    """A fixed set: the test split, or (``holdout``) the last ``holdout`` training digits."""
     _check_name(name)
     _check_int(seed, "seed", 0)
-    images, labels = load("test", root, download=download)
+    images, labels = load("test" if holdout is None else "train", root, download=download)
+    stream = "test"
+    if holdout is not None:
+        _check_int(holdout, "size", 1)
+        if holdout >= images.shape[0]:
+            raise ValueError(f"size: expected fewer than the {images.shape[0]} training digits, "
+                             f"got {holdout}")
+        images, labels, stream = images[-holdout:], labels[-holdout:], "val"
     n = images.shape[0]
     stop = n if stop is None else stop
     if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start <= stop <= n):
@@ -154,7 +169,7 @@ def _fixed(name: str, root: Root, seed: int, start: int, stop: int | None, downl
     boxes = torch.empty(stop - start, 4) if name == "coloc" else None
     for c in range(start // CHUNK, math.ceil(stop / CHUNK)):
         lo, hi = c * CHUNK, min((c + 1) * CHUNK, n)  # each chunk is generated whole...
-        params = chunked(draw, seed, (name, "test"), lo, hi)
+        params = chunked(draw, seed, (name, stream), lo, hi)
         part = _make(name, images, labels, torch.arange(lo, hi), params)
         a, b = max(lo, start), min(hi, stop)  # ...and the wanted rows copied out
         for out, values in zip((x, y, boxes), part, strict=True):
@@ -175,6 +190,20 @@ def test_set(
     clutter, label = digit class; the boxes come from :func:`coloc_test_set`.
     """
     x, y, _ = _fixed(name, root, seed, start, stop, download)
+    return x, y
+
+
+VALIDATION_SIZE = 10_000  # default held-out training digits: train with limit = 50,000
+
+
+def validation_set(
+    name: str, root: Root = None, seed: int = TEST_SEED, *, size: int = VALIDATION_SIZE,
+    start: int = 0, stop: int | None = None, download: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """A fixed validation set for model selection: the last ``size`` MNIST *training* digits,
+    one distorted copy each, like :func:`test_set` (``(images, labels)``, ``start``/``stop``
+    windows bit-identical to slicing). Train on the others with ``limit = 60000 - size``."""
+    x, y, _ = _fixed(name, root, seed, start, stop, download, holdout=size)
     return x, y
 
 

@@ -87,6 +87,15 @@ class DataSource:
             return test_set(self.dataset, root=self.root, stop=limit)
         return (images, labels) if limit is None else (images[:limit], labels[:limit])
 
+    def validation_set(self, size: int, limit: int | None = None) -> tuple[Tensor, Tensor]:
+        """The fixed validation set: the last ``size`` training digits (first ``limit`` samples)."""
+        if self.fake:
+            images, labels = self._fake_samples(size, ("val",))
+            return (images, labels) if limit is None else (images[:limit], labels[:limit])
+        from ..data import validation_set
+
+        return validation_set(self.dataset, root=self.root, size=size, stop=limit)
+
     # -- fake data ------------------------------------------------------------------------------
     def _fake_samples(self, n: int, stream: tuple) -> tuple[Tensor, Tensor]:
         (c, h, w), k = fake_shape(self.dataset)

@@ -181,7 +181,7 @@ class Trainer:
             "rng": torch.get_rng_state(), "world_size": self.info.world_size,
         })
         save_model(self.model, self.run_dir / LAST_FILE, dataset=self.cfg.dataset,
-                   epoch=self.epoch, step=self.step)
+                   epoch=self.epoch, step=self.step, train_limit=self.cfg.limit or 0)
 
     # -- training -------------------------------------------------------------------------------
     def train_step(self, images: Tensor, labels: Tensor) -> None:
@@ -259,7 +259,8 @@ class Trainer:
         if self.info.is_main:
             if status == "done":
                 save_model(self.model, self.run_dir / MODEL_FILE, dtype=self.cfg.save_dtype,
-                           dataset=self.cfg.dataset, epoch=self.epoch, step=self.step)
+                           dataset=self.cfg.dataset, epoch=self.epoch, step=self.step,
+                           train_limit=self.cfg.limit or 0)  # 0: the whole training split
             summary = {"status": status, "epoch": self.epoch, "step": self.step,
                        "world_size": self.info.world_size, "replicas_identical": identical,
                        "last": self.history[-1] if self.history else None}
