@@ -86,3 +86,20 @@ def test_weights_that_do_not_fit(tmp_path, model):
     save_weights(tmp_path / "m.safetensors", {"x": torch.zeros(1)}, record)
     with pytest.raises(ValueError, match="do not fit"):
         torchstn.load_model(tmp_path / "m.safetensors")
+
+
+def test_shape_mismatch_names_the_tensors(tmp_path, model):
+    from torchstn.train.checkpoint import save_weights
+
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    key = next(k for k, v in state.items() if v.dim() == 2)
+    state[key] = torch.zeros(3, 5)
+    del state[next(k for k in state if k != key)]
+    state["extra.bias"] = torch.zeros(2)
+    save_weights(tmp_path / "m.safetensors", state,
+                 {"kind": "torchstn.model", "model": model.spec.to_dict()})
+    with pytest.raises(ValueError) as info:
+        torchstn.load_model(tmp_path / "m.safetensors")
+    text = str(info.value)
+    assert "\n" not in text and "missing" in text and "unexpected extra.bias" in text
+    assert f"{key} is (3, 5), expected" in text

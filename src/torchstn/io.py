@@ -68,6 +68,20 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict[str, Any]]:
     return state_dict, record
 
 
+def _shape_mismatch(expected: dict, got: dict, show: int = 3) -> str:
+    """A one-line account of missing, unexpected and differently shaped tensors ("" if none)."""
+    missing = sorted(set(expected) - set(got))
+    unexpected = sorted(set(got) - set(expected))
+    shapes = [f"{k} is {tuple(got[k].shape)}, expected {tuple(expected[k].shape)}"
+              for k in expected if k in got and got[k].shape != expected[k].shape]
+    parts = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("", shapes)):
+        if items:
+            more = f" (+{len(items) - show} more)" if len(items) > show else ""
+            parts.append((f"{label} " if label else "") + ", ".join(items[:show]) + more)
+    return "; ".join(parts)
+
+
 def load_model_with_record(path: str | os.PathLike, device: str = "cpu"
                            ) -> tuple[nn.Module, dict[str, Any]]:
     """:func:`load_model` that also returns the stored record (dataset, epoch, ...)."""
@@ -76,12 +90,15 @@ def load_model_with_record(path: str | os.PathLike, device: str = "cpu"
     state_dict, record = read_model_file(path)
     spec = ModelSpec.from_dict(record["model"])
     model = build_from_spec(spec)
+    mismatch = _shape_mismatch(model.state_dict(), state_dict)
+    if mismatch:
+        raise ValueError(f"{str(path)!r}: weights do not fit model {spec.name!r} as this version "
+                         f"of torchstn builds it: {mismatch}")
     try:
         model.load_state_dict(state_dict, strict=True)
     except RuntimeError as e:
-        first = str(e).strip().splitlines()
-        raise ValueError(f"{str(path)!r}: weights do not fit model {spec.name!r} "
-                         f"({first[0] if first else e})") from None
+        raise ValueError(f"{str(path)!r}: weights do not fit model {spec.name!r}: "
+                         f"{' '.join(str(e).split())}") from None
     return model.to(device).eval(), record
 
 
