@@ -20,8 +20,10 @@ input batches are made before and not counted). The process's resident size
 over the steps is set by oneDNN's kernel caches and the allocator's retention (measured: the CNN
 "grew" more than ST-CNN), not by the tensors.
 
-"ratio" is ST-CNN / CNN (targets: step time <= 1.15, peak memory <= 1.3). ``--profile`` appends
-torch.profiler's table of the top ops of each step (self CPU time).
+"ratio" is ST-CNN / CNN (targets: step time <= 1.15, peak memory <= 1.3). The "recompute"
+columns are the same ST-CNN with ``SpatialTransformer(recompute=True)``: the transformer keeps
+only its input for backward and runs again there (less memory, one more transformer forward).
+``--profile`` appends torch.profiler's table of the top ops of each step (self CPU time).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from torchstn.train.loop import Trainer
 
 DATASET = "rts"
 MODELS = ("cnn", "st-cnn-aff")
+RECOMPUTE = "st-cnn-aff+recompute"  # the ST-CNN with SpatialTransformer(recompute=True)
 PRECISIONS = {"fp32": False, "bf16": True}
 N_BATCHES = 4  # distinct batches cycled through while timing
 MEMORY_STEPS = 3
@@ -50,9 +53,12 @@ MB = 2**20
 
 
 def make_trainer(model: str, bf16: bool, batch: int, run_dir: str) -> Trainer:
-    """The training loop's Trainer for ``model`` on RTS (fake data source: batches come from us)."""
-    cfg = TrainConfig(dataset=DATASET, model=model, out=run_dir, batch_size=batch, bf16=bf16,
-                      tensorboard=False, device="cpu", extra={"fake_data": True}).resolved()
+    """The training loop's Trainer for ``model`` on RTS (fake data source: batches come from us);
+    :data:`RECOMPUTE` is the ST-CNN whose transformer recomputes its activations in backward."""
+    name, _, option = model.partition("+")
+    cfg = TrainConfig(dataset=DATASET, model=name, out=run_dir, batch_size=batch, bf16=bf16,
+                      recompute=option == "recompute", tensorboard=False, device="cpu",
+                      extra={"fake_data": True}).resolved()
     return Trainer(cfg, D.setup(cfg.device), Path(run_dir))
 
 
@@ -138,15 +144,16 @@ def time_rows(args, batches) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for precision, bf16 in PRECISIONS.items():
             steps = [Stepper(make_trainer(m, bf16, args.batch, os.path.join(tmp, m + precision)),
-                             batches) for m in MODELS]
-            flops = [step_gflops(s) for s in steps]
-            cnn, st = best_median_ms(steps, args.min_time, args.repeat)
+                             batches) for m in (*MODELS, RECOMPUTE)]
+            flops = [step_gflops(s) for s in steps[:2]]
+            cnn, st, st_re = best_median_ms(steps, args.min_time, args.repeat)
             rows.append({"precision": precision, "cnn ms/step": cnn, "st-cnn-aff ms/step": st,
                          "cnn images/s": f"{args.batch / cnn * 1e3:,.0f}",
                          "st-cnn-aff images/s": f"{args.batch / st * 1e3:,.0f}",
                          "ratio (target <= 1.15)": st / cnn,
                          "GFLOP/step cnn, st": f"{flops[0]:.3g}, {flops[1]:.3g}",
-                         "GFLOP ratio": flops[1] / flops[0]})
+                         "GFLOP ratio": flops[1] / flops[0],
+                         "recompute ms/step": st_re, "recompute ratio": st_re / cnn})
     return rows
 
 
@@ -196,9 +203,11 @@ def component_rows(args, batches) -> list[dict]:
 def memory_rows(args) -> list[dict]:
     rows = []
     for precision in PRECISIONS:
-        cnn, st = (measure_memory(m, precision, args) / MB for m in MODELS)
+        cnn, st, st_re = (measure_memory(m, precision, args) / MB
+                          for m in (*MODELS, RECOMPUTE))
         rows.append({"precision": precision, "cnn peak tensor MB": cnn,
-                     "st-cnn-aff peak tensor MB": st, "ratio (target <= 1.3)": st / cnn})
+                     "st-cnn-aff peak tensor MB": st, "ratio (target <= 1.3)": st / cnn,
+                     "recompute peak tensor MB": st_re, "recompute ratio": st_re / cnn})
     return rows
 
 

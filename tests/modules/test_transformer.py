@@ -184,3 +184,32 @@ def test_volume_transformer_identity():
     st = SpatialTransformer(loc, "affine3d", in_shape=(1, 5, 6, 7), out_size=(5, 6, 7)).double()
     x = torch.rand(2, 1, 5, 6, 7, dtype=torch.float64)
     torch.testing.assert_close(st(x), x, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["affine", "tps"])
+def test_recompute_same_values_and_gradients_less_saved(name):
+    torch.manual_seed(0)
+    plain = make(name)
+    with torch.no_grad():  # a transform away from the identity
+        plain.regressor.weight.normal_(0, 0.05)
+    again = make(name, recompute=True)
+    again.load_state_dict(plain.state_dict())
+    x = images(dtype=torch.float32).requires_grad_()
+    outs, grads, saved = [], [], []
+    for st in (plain, again):
+        count: list = []
+
+        def keep(t, count=count):
+            count.append(t)
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+            out = st(x)
+        saved.append(sum(t.numel() for t in count))
+        grads.append(torch.autograd.grad(out.square().sum(), [x, *st.parameters()]))
+        outs.append(out)
+    torch.testing.assert_close(outs[1], outs[0])
+    for a, b in zip(grads[1], grads[0], strict=True):
+        torch.testing.assert_close(a, b)
+    assert saved[1] <= x.numel() < saved[0]  # only the input is kept
+    assert "recompute=True" in repr(again)

@@ -99,7 +99,8 @@ def test_report_and_figure_from_finished_runs(tmp_path):
     assert not (tmp_path / "results" / "table1.md").exists()
 
 
-def test_dry_run_uses_the_addition_runs_folder(tmp_path, capsys):
+def test_dry_run_uses_the_addition_runs_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default runs folder is relative: nothing there yet
     assert main(["reproduce", "addition", "--dry-run", "--cells", "addition:2xst-fcn-tps"]) == 0
     out = capsys.readouterr().out
     assert "--model 2xst-fcn-tps" in out and str(Path("runs/addition/addition")) in out

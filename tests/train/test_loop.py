@@ -68,3 +68,35 @@ def test_bf16_and_schedules_train(tmp_path, schedule, bf16):
     result = train(config(tmp_path, epochs=1, bf16=bf16, schedule=schedule, limit=64,
                           model="st-cnn-aff"), progress=False)
     assert math.isfinite(result.history[0]["loss"])
+
+
+def test_recompute_trains_like_the_default(tmp_path):
+    from torchstn.train import distributed as D
+    from torchstn.train.loop import Trainer
+
+    runs = {}
+    for recompute in (False, True):
+        cfg = config(tmp_path / str(recompute), model="st-cnn-aff", epochs=1, limit=64,
+                     recompute=recompute)
+        train(cfg, progress=False)
+        runs[recompute] = torchstn.load_model(tmp_path / str(recompute) / "run")
+    # same data, same initialisation: the same weights up to float rounding
+    for (k, a), b in zip(runs[False].state_dict().items(), runs[True].state_dict().values(),
+                         strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=k)
+    cfg = config(tmp_path / "t", model="st-cnn-aff", recompute=True).resolved()
+    trainer = Trainer(cfg, D.setup("cpu"), tmp_path / "t")
+    assert trainer.model.transformer.recompute  # the flag reaches every transformer
+
+
+def test_initialisation_does_not_depend_on_the_spec_cache(tmp_path):
+    from torchstn.models import build_for_dataset
+    from torchstn.models.registry import model_spec
+
+    model_spec.cache_clear()  # the first build in a process computes the spec...
+    torch.manual_seed(3)
+    cold = build_for_dataset("st-fcn-tps", "rts").state_dict()
+    torch.manual_seed(3)  # ...later builds find it cached
+    warm = build_for_dataset("st-fcn-tps", "rts").state_dict()
+    for k in cold:
+        assert torch.equal(cold[k], warm[k]), k

@@ -13,8 +13,8 @@ from ..train.config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 # CLI flag -> config field, for the flags whose absence means "the default" (or "as saved")
 FIELDS = ("dataset", "model", "epochs", "batch_size", "optimizer", "lr", "momentum",
           "weight_decay", "schedule", "lr_milestones", "lr_drop", "loc_lr_mult", "grad_clip",
-          "seed", "bf16", "channels_last", "threads", "limit", "data_root", "device", "prefetch",
-          "save_dtype", "tensorboard")
+          "seed", "bf16", "channels_last", "recompute", "threads", "limit", "data_root", "device",
+          "prefetch", "save_dtype", "tensorboard")
 
 
 def _fractions(text: str) -> tuple[float, ...]:
@@ -50,6 +50,9 @@ def register(subparsers) -> None:
                    help="bfloat16 autocast (fast on CPUs with AVX512-BF16/AMX)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels-last memory format (default on: faster convolutions on CPU)")
+    p.add_argument("--recompute", action="store_const", const=True,
+                   help="spatial transformers keep only their input for backward and run again "
+                        "there: less memory, one more transformer forward per step")
     p.add_argument("--threads", type=int, help="torch intra-op threads")
     p.add_argument("--limit", type=int, help="training images per epoch (default: all)")
     p.add_argument("--data-dir", "--data-root", dest="data_root",

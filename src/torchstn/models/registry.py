@@ -15,6 +15,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from ..checks import check_size
@@ -192,7 +193,10 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int) -> M
     target = count_on_meta(cnn_classifier, _pooled(in_shape, pool), num_classes, BASE_CNN_WIDTHS)
     if name == "cnn":
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
-    transformer = _transformer(name, in_shape, pool)
+    # built only to be counted: on a forked RNG, so that the spec cache being cold or warm
+    # cannot change the random draws of the model built next (its initialisation)
+    with torch.random.fork_rng(devices=[]):
+        transformer = _transformer(name, in_shape, pool)
     loc = 0 if transformer is None else count_parameters(transformer)
     pooled = _pooled(in_shape, pool, transformer_copies(name))
     build = _classifier_builder(kind)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.utils.checkpoint
 from torch import Tensor, nn
 
 from ..checks import check_float, check_rank, check_size, check_tensor
@@ -65,6 +66,8 @@ class SpatialTransformer(nn.Module):
             without gradients), and inputs with another channel count are rejected. If ``None``
             the regressor is lazy and is sized at the first forward.
         mode, padding: sampler options, see :func:`torchstn.sample`.
+        recompute: keep only the input for backward and recompute the transformer there
+            (activation checkpointing: less memory, one more transformer forward per step).
 
     Attributes:
         regressor: the final ``nn.Linear`` ``(N, F) -> (N, n_params)``; starts with zero weights
@@ -85,6 +88,7 @@ class SpatialTransformer(nn.Module):
         in_shape: tuple[int, ...] | None = None,
         mode: str = "bilinear",
         padding: str = "zeros",
+        recompute: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(localization, nn.Module):
@@ -104,6 +108,9 @@ class SpatialTransformer(nn.Module):
         self.in_shape = None if in_shape is None else check_size(in_shape, dims + 1, "in_shape")
         self.mode = mode
         self.padding = padding
+        # trade time for memory: keep only the input for backward and run the localisation net,
+        # grid and sampler again in backward (activation checkpointing)
+        self.recompute = bool(recompute)
         self.last_params: Tensor | None = None
         identity = tuple(self.transform.identity_params().tolist())
         if self.in_shape is None:
@@ -178,7 +185,16 @@ class SpatialTransformer(nn.Module):
         return self.transform.matrix(self.params(x))
 
     def forward(self, x: Tensor) -> Tensor:
-        """Warp ``x`` ``(N, C, H, W)`` -> ``(N, C, *out_size)``; stores ``last_params``."""
+        """Warp ``x`` ``(N, C, H, W)`` -> ``(N, C, *out_size)``; stores ``last_params``.
+
+        With ``recompute`` (and gradients on) only ``x`` is kept for backward: the localisation
+        net's activations and the sampling grid are computed again there (one more forward of
+        the transformer per step, in exchange for all its saved activations)."""
+        if self.recompute and torch.is_grad_enabled() and not torch.jit.is_tracing():
+            return torch.utils.checkpoint.checkpoint(self._warp, x, use_reentrant=False)
+        return self._warp(x)
+
+    def _warp(self, x: Tensor) -> Tensor:
         theta = self.params(x)
         self.last_params = theta
         out_size = self._out_size(x)
@@ -211,6 +227,7 @@ class SpatialTransformer(nn.Module):
         return (
             f"transform={self.transform.name}, out_size={self.out_size}, "
             f"in_shape={self.in_shape}, mode={self.mode}, padding={self.padding}"
+            + (", recompute=True" if self.recompute else "")
         )
 
     # -- helpers --------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ INTERRUPTED = 130  # exit code of an interrupted `torchstn train`
 PROGRAM = "torchstn"
 
 # TrainConfig fields that `torchstn train` takes as flags (see torchstn.cli.train.FIELDS)
-_SWITCHES = {"bf16": ("--bf16", None), "channels_last": ("--channels-last", "--no-channels-last"),
+_SWITCHES = {"bf16": ("--bf16", None), "recompute": ("--recompute", None),
+             "channels_last": ("--channels-last", "--no-channels-last"),
              "tensorboard": (None, "--no-tensorboard")}
 _FLAGS = {"data_root": "--data-dir"}
 _SETUP_FIELDS = ("dataset", "model", "out", "seed")  # given per cell, not by a recipe

@@ -43,6 +43,7 @@ class TrainConfig:
     seed: int = 0
     bf16: bool = False
     channels_last: bool = True  # measured ~15% faster training steps on CPU
+    recompute: bool = False  # transformers recompute their activations in backward (memory)
     threads: int | None = None
     limit: int | None = None  # training samples per epoch (None: the whole training split)
     data_root: str | None = None

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from ..io import LAST_FILE, MODEL_FILE, STATE_FILE, model_record, save_model
 from ..models import build_model, parse_name
+from ..modules import SpatialTransformer
 from . import distributed as D
 from .checkpoint import atomic_write_text, save_state
 from .config import TrainConfig, save_config
@@ -133,6 +134,10 @@ class Trainer:
 
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg.model, in_shape, num_classes)
+        if cfg.recompute:
+            for m in self.model.modules():
+                if isinstance(m, SpatialTransformer):
+                    m.recompute = True
         self.record = model_record(self.model, dataset=cfg.dataset)
         self.optimizer = make_optimizer(cfg, self.model)
         self.epoch = self.step = self.batches_done = 0  # batches_done: inside this epoch
