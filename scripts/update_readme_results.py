@@ -42,14 +42,35 @@ def block(path: Path, first: str, last: str | None) -> list[str]:
     return out
 
 
+FIGURES = (("r", "R"), ("rts", "RTS"), ("p", "P"), ("e", "E"), ("tc", "TC"))
+FIGURE_WIDTH = 180  # pixels per picture in the README
+
+
+def figures() -> list[str]:
+    """The Figure-1-style pictures that exist, side by side."""
+    found = [(f"results/figures/{d}-st-cnn.png", t) for d, t in FIGURES
+             if (ROOT / "results" / "figures" / f"{d}-st-cnn.png").exists()]
+    if not found:
+        return []
+    return ["", "What the affine ST-CNNs learned (`torchstn reproduce figures`; each row: the "
+            "input with the transformer's sampling grid, its output, the prediction): "
+            + ", ".join(t for _, t in found) + ".", "",
+            " ".join(f'<img src="{path}" alt="{t}" width="{FIGURE_WIDTH}">'
+                     for path, t in found)]
+
+
 def section() -> str:
     table1 = block(ROOT / "results" / "table1.md", "| Model |", "**Cells that beat")
-    parts = [START, INTRO, "", *table1]
+    parts = [START, INTRO, "", *table1, *figures()]
     addition = ROOT / "results" / "addition.md"
     if addition.exists():
         parts += ["", "MNIST addition (two RTS digits, label = their sum; `results/addition.md`, "
                   "with the picture of what each of the two transformers attends to):", "",
                   *block(addition, "| Model |", None)]
+        picture = ROOT / "results" / "figures" / "addition-2xst-fcn.png"
+        if picture.exists():
+            parts += ["", f'<img src="results/figures/addition-2xst-fcn.png" alt="addition" '
+                          f'width="{2 * FIGURE_WIDTH}">']
     return "\n".join([*parts, END])
 
 
