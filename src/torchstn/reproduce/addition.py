@@ -9,24 +9,21 @@ learning to attend to one digit.
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..train.checkpoint import atomic_write_text
-from .figures import FIGURE_ROWS, FIGURES_DIR, finished_run
+from .figures import FIGURE_ROWS, FIGURES_DIR, draw, finished_run
 from .provenance import now
 from .recipes import Cell
 from .report import (
     DIGITS,
-    REQUIRED_KEYS,
     command_lines,
     detail_table,
     fmt_error,
     model_title,
     recipe_table,
+    write_files,
 )
 
 DATASET = "addition"
@@ -82,45 +79,28 @@ def render_markdown(rows: list[dict[str, Any]], seeds: int, figure: Path | None)
     return "\n".join(lines)
 
 
+def figure_path(results_dir: str | os.PathLike, model: str) -> Path:
+    """``<results>/figures/addition-2xst-fcn.png`` (affine) or ``...-2xst-fcn-tps.png``."""
+    return Path(results_dir) / FIGURES_DIR / f"addition-{model.removesuffix('-aff')}.png"
+
+
 def write_figure(runs_dir: str | os.PathLike, results_dir: str | os.PathLike, *,
                  data_root: str | None = None, fake: bool = False, rows: int = FIGURE_ROWS,
                  log: TextIO | None = None) -> Path | None:
     """The 2xST-FCN's picture (the first of :data:`FIGURE_MODELS` with a finished run)."""
-    log = log or sys.stderr
     for model in FIGURE_MODELS:
         run = finished_run(runs_dir, Cell(DATASET, model))
-        if run is None:
-            continue
-        try:
-            from ..visualize import save_figure
-        except ImportError as e:
-            print(f"torchstn reproduce: no figure: {e}", file=log)
-            return None
-        from ..io import load_model
-        from ..train.data import DataSource
-
-        images, labels = DataSource(DATASET, rows, root=data_root, fake=fake).test_set(rows)
-        path = Path(results_dir) / FIGURES_DIR / f"addition-{model.removesuffix('-aff')}.png"
-        try:
-            out = save_figure(load_model(run), images, path, labels)
-        except ImportError as e:  # matplotlib missing
-            print(f"torchstn reproduce: no figure: {e}", file=log)
-            return None
-        print(f"torchstn reproduce: wrote {out}", file=log)
-        return out
+        if run is not None:
+            return draw(run, DATASET, figure_path(results_dir, model), rows,
+                        data_root=data_root, fake=fake, log=log)
     return None
 
 
 def write_report(rows: list[dict[str, Any]], results_dir: str | os.PathLike, seeds: int,
                  figure: Path | None = None) -> tuple[Path, Path]:
     """Write ``addition.json`` (one object per model) and ``addition.md``; their paths."""
-    missing = [k for k in REQUIRED_KEYS for r in rows if k not in r]
-    if missing:
-        raise ValueError(f"cell results lack the keys {sorted(set(missing))}")
-    results_dir = Path(results_dir)
     if figure is None:  # keep showing a figure drawn earlier
-        figure = next((p for m in FIGURE_MODELS if (p := results_dir / FIGURES_DIR /
-                       f"addition-{m.removesuffix('-aff')}.png").exists()), None)
-    js = atomic_write_text(results_dir / JSON_NAME, json.dumps(rows, indent=2) + "\n")
-    md = atomic_write_text(results_dir / MD_NAME, render_markdown(rows, seeds, figure))
-    return js, md
+        figure = next((p for m in FIGURE_MODELS if (p := figure_path(results_dir, m)).exists()),
+                      None)
+    return write_files(rows, results_dir, JSON_NAME, MD_NAME,
+                       render_markdown(rows, seeds, figure))

@@ -45,26 +45,34 @@ def write_figures(runs_dir: str | os.PathLike, results_dir: str | os.PathLike, *
     if not datasets:
         raise ValueError(f"model {model!r} is in no column of Table 1; expected one of: "
                          f"{', '.join(sorted({m for ms in COLUMNS.values() for m in ms}))}")
-    try:
-        from ..visualize import save_figure
-    except ImportError as e:
-        print(f"torchstn reproduce: no figures: {e}", file=log)
-        return []
-    from ..io import load_model
-    from ..train.data import DataSource
-
     written = []
     for dataset in datasets:
         run = finished_run(runs_dir, Cell(dataset, model))
         if run is None:
             continue
-        net = load_model(run)
-        images, labels = DataSource(dataset, rows, root=data_root, fake=fake).test_set(rows)
-        try:
-            out = save_figure(net, images, figure_path(results_dir, dataset, model), labels)
-        except ImportError as e:  # matplotlib missing
-            print(f"torchstn reproduce: no figures: {e}", file=log)
+        out = draw(run, dataset, figure_path(results_dir, dataset, model), rows,
+                   data_root=data_root, fake=fake, log=log)
+        if out is None:  # matplotlib missing: said once
             return written
-        print(f"torchstn reproduce: wrote {out}", file=log)
         written.append(out)
     return written
+
+
+def draw(run: Path, dataset: str, path: Path, rows: int, *, data_root: str | None = None,
+         fake: bool = False, log: TextIO | None = None) -> Path | None:
+    """The Figure-1 picture of ``run``'s model on the first ``rows`` test images of ``dataset``
+    written to ``path`` (None, said on ``log``, when matplotlib is missing)."""
+    log = log or sys.stderr
+    from ..io import load_model
+    from ..train.data import DataSource
+
+    try:
+        from ..visualize import save_figure
+
+        images, labels = DataSource(dataset, rows, root=data_root, fake=fake).test_set(rows)
+        out = save_figure(load_model(run), images, path, labels)
+    except ImportError as e:  # matplotlib missing
+        print(f"torchstn reproduce: no figures: {e}", file=log)
+        return None
+    print(f"torchstn reproduce: wrote {out}", file=log)
+    return out

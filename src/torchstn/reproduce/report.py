@@ -214,10 +214,17 @@ def render_markdown(rows: list[dict[str, Any]], seeds: int) -> str:
 def write_report(rows: list[dict[str, Any]], results_dir: str | os.PathLike,
                  seeds: int) -> tuple[Path, Path]:
     """Write ``table1.json`` (one object per cell) and ``table1.md``; their paths."""
+    return write_files(rows, results_dir, JSON_NAME, MD_NAME, render_markdown(rows, seeds))
+
+
+def write_files(rows: list[dict[str, Any]], results_dir: str | os.PathLike, json_name: str,
+                md_name: str, markdown: str) -> tuple[Path, Path]:
+    """Check every row has :data:`REQUIRED_KEYS`, then write the JSON list and the markdown
+    (atomically); their paths."""
     missing = [k for k in REQUIRED_KEYS for r in rows if k not in r]
     if missing:
         raise ValueError(f"cell results lack the keys {sorted(set(missing))}")
     results_dir = Path(results_dir)
-    js = atomic_write_text(results_dir / JSON_NAME, json.dumps(rows, indent=2) + "\n")
-    md = atomic_write_text(results_dir / MD_NAME, render_markdown(rows, seeds))
+    js = atomic_write_text(results_dir / json_name, json.dumps(rows, indent=2) + "\n")
+    md = atomic_write_text(results_dir / md_name, markdown)
     return js, md
