@@ -1,10 +1,10 @@
-"""Copy the main tables of results/table1.md and results/addition.md into the README.
+"""Copy the main tables of results/table1.md, addition.md and 3d.md into the README.
 
     python scripts/update_readme_results.py [--check]
 
 The README's results section lies between ``<!-- results-table -->`` and
 ``<!-- /results-table -->``; everything between is rewritten from the reports (which
-``torchstn reproduce table1|addition --report-only`` regenerate from the run folders).
+``torchstn reproduce table1|addition|3d --report-only`` regenerate from the run folders).
 ``--check`` rewrites nothing and exits 1 when the README is out of date.
 """
 
@@ -59,18 +59,29 @@ def figures() -> list[str]:
                      for path, t in found)]
 
 
+def experiment(name: str, picture: str, intro: str) -> list[str]:
+    """The main table of ``results/<name>.md`` after ``intro``, and its picture, if they exist."""
+    report = ROOT / "results" / f"{name}.md"
+    if not report.exists():
+        return []
+    parts = ["", intro, "", *block(report, "| Model |", None)]
+    if (ROOT / "results" / "figures" / picture).exists():
+        parts += ["", f'<img src="results/figures/{picture}" alt="{name}" '
+                      f'width="{2 * FIGURE_WIDTH}">']
+    return parts
+
+
 def section() -> str:
     table1 = block(ROOT / "results" / "table1.md", "| Model |", "**Cells that beat")
     parts = [START, INTRO, "", *table1, *figures()]
-    addition = ROOT / "results" / "addition.md"
-    if addition.exists():
-        parts += ["", "MNIST addition (two RTS digits, label = their sum; `results/addition.md`, "
-                  "with the picture of what each of the two transformers attends to):", "",
-                  *block(addition, "| Model |", None)]
-        picture = ROOT / "results" / "figures" / "addition-2xst-fcn.png"
-        if picture.exists():
-            parts += ["", f'<img src="results/figures/addition-2xst-fcn.png" alt="addition" '
-                          f'width="{2 * FIGURE_WIDTH}">']
+    parts += experiment(
+        "addition", "addition-2xst-fcn.png",
+        "MNIST addition (two RTS digits, label = their sum; `results/addition.md`, with the "
+        "picture of what each of the two transformers attends to):")
+    parts += experiment(
+        "3d", "3d-st3d-cnn.png",
+        "3D MNIST (an extruded digit turned in 3D in a 60^3 volume; the paper reports pictures "
+        "only; `results/3d.md`, with the learned projections):")
     return "\n".join([*parts, END])
 
 

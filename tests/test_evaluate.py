@@ -2,7 +2,14 @@ import pytest
 import torch
 from torch import nn
 
-from torchstn.evaluate import error_stats, evaluate, format_stats, predict, wilson_interval
+from torchstn.evaluate import (
+    error_stats,
+    evaluate,
+    evaluate_windows,
+    format_stats,
+    predict,
+    wilson_interval,
+)
 
 
 def test_wilson_known_answers():
@@ -49,3 +56,15 @@ def test_evaluate_counts_errors():
 def test_error_stats_shape_mismatch():
     with pytest.raises(ValueError):
         error_stats(torch.zeros(3), torch.zeros(4))
+
+
+def test_evaluate_windows_equals_one_whole_set():
+    x = torch.zeros(5, 1, 2, 2)
+    x[:, 0, 0, 0] = torch.tensor([0.0, 0.1, 0.2, 0.3, 0.4])
+    labels = torch.tensor([0, 1, 2, 9, 9])
+    windows = [(x[:2], labels[:2]), (x[2:3], labels[2:3]), (x[3:], labels[3:])]
+    assert evaluate_windows(Fixed(), windows, batch_size=2) == evaluate(Fixed(), x, labels)
+    with pytest.raises(ValueError, match="expected 2 labels"):
+        evaluate_windows(Fixed(), [(x[:2], labels[:3])])
+    with pytest.raises(ValueError, match="no images"):
+        evaluate_windows(Fixed(), [])

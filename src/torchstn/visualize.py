@@ -109,17 +109,7 @@ def figure(model: nn.Module, images: Tensor, labels: Tensor | None = None,
                 for side in a_out.spines.values():
                     side.set_edgecolor(colors[b % len(colors)])
                     side.set_linewidth(2)
-        text = str(int(pred[i]))
-        color = "black"
-        if labels is not None:
-            right = int(pred[i]) == int(labels[i])
-            color = "tab:green" if right else "tab:red"
-            text += "" if right else f"\n(true {int(labels[i])})"
-        a_lab.text(0.5, 0.5, text, ha="center", va="center", fontsize=20, color=color)
-        for a in axes[i]:
-            a.set_xticks([])
-            a.set_yticks([])
-        a_lab.set_frame_on(False)
+        _prediction(axes[i], int(pred[i]), None if labels is None else int(labels[i]))
     outs = (["transformer output"] if k == 1
             else [f"transformer {b + 1} output" for b in range(k)])
     for a, title in zip(axes[0], ("input + sampling grid", *outs, "prediction"), strict=True):
@@ -127,10 +117,62 @@ def figure(model: nn.Module, images: Tensor, labels: Tensor | None = None,
     return fig
 
 
+def _prediction(row, pred: int, label: int | None) -> None:
+    """Write the prediction in the last axes of ``row`` (green if right, red with the truth if
+    wrong) and strip the ticks of the row."""
+    text, color = str(pred), "black"
+    if label is not None:
+        right = pred == label
+        color = "tab:green" if right else "tab:red"
+        text += "" if right else f"\n(true {label})"
+    row[-1].text(0.5, 0.5, text, ha="center", va="center", fontsize=20, color=color)
+    for a in row:
+        a.set_xticks([])
+        a.set_yticks([])
+    row[-1].set_frame_on(False)
+
+
+@torch.no_grad()
+def volume_views(model: nn.Module, volumes: Tensor) -> tuple[list[Tensor], Tensor]:
+    """A volume model's views of ``volumes`` ``(N, D, H, W)``: ``[front, side, out_front,
+    out_side]`` (each ``(N, H', W')``: the maximum of the input and of the transformer's output
+    volume along depth and along width) and the predictions ``(N,)``."""
+    model.eval()
+    pred = model(volumes).argmax(1)
+    out = model.transformer.volume(volumes)[:, 0]  # (N, D', H', W')
+    # the side view: maximum along width, depth running left to right, (N, H, D)
+    return ([volumes.amax(1), volumes.amax(3).transpose(1, 2), out.amax(1),
+             out.amax(3).transpose(1, 2)], pred)
+
+
+def volume_figure(model: nn.Module, volumes: Tensor, labels: Tensor | None = None):
+    """Rows of (input from the front | from the side | the transformer's output from the front,
+    which the classifier reads | from the side | prediction) for a volume model (``st3d-cnn``;
+    ``proj-cnn`` shows its plain pooled view)."""
+    Figure = _import_figure()
+    views, pred = volume_views(model, volumes)
+    n = volumes.shape[0]
+    fig = Figure(figsize=(5 * CELL_INCHES, n * CELL_INCHES), layout="constrained")
+    axes = fig.subplots(n, 5, squeeze=False)
+    for i in range(n):
+        for a, view in zip(axes[i], views, strict=False):
+            a.imshow(view[i].clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
+        _prediction(axes[i], int(pred[i]), None if labels is None else int(labels[i]))
+    titles = ("input: front", "input: side", "output: front (read by the CNN)",
+              "output: side", "prediction")
+    for a, title in zip(axes[0], titles, strict=True):
+        a.set_title(title, fontsize=7)
+    return fig
+
+
 def save_figure(model: nn.Module, images: Tensor, path: str | os.PathLike,
                 labels: Tensor | None = None, dpi: int = 120) -> Path:
-    """Draw :func:`figure` and write it to ``path`` (format from the suffix: png, pdf, svg)."""
-    fig = figure(model, images, labels)
+    """Draw :func:`figure` (:func:`volume_figure` for a volume model) and write it to ``path``
+    (format from the suffix: png, pdf, svg)."""
+    from .models.volume import VolumeView
+
+    volume = isinstance(getattr(model, "transformer", None), VolumeView)
+    fig = (volume_figure if volume else figure)(model, images, labels)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)

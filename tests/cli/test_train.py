@@ -44,13 +44,13 @@ def reference_run(tmp_path_factory, data_args):
 def test_end_to_end_learns_and_eval_agrees_with_load_model(tmp_path, data_args):
     out = tmp_path / "run"
     cli("train", "--dataset", "rts", "--model", "st-cnn-aff", "--out", str(out),
-        "--epochs", "2", "--limit", "1000", "--batch-size", "50", "--lr", "0.05",
+        "--epochs", "2", "--limit", "1000", "--batch-size", "50", "--lr", "0.02",
         "--schedule", "constant", "--threads", "1", "--no-progress", *data_args)
     history = read_metrics(out)
     assert [r["epoch"] for r in history] == [1, 2]
     assert history[1]["loss"] < history[0]["loss"]
     config = json.loads((out / "config.json").read_text())
-    assert config["model"] == "st-cnn-aff" and config["lr"] == 0.05
+    assert config["model"] == "st-cnn-aff" and config["lr"] == 0.02
 
     proc = cli("eval", str(out), "--limit", "300", "--json", *data_args)
     stats = json.loads(proc.stdout)

@@ -67,3 +67,15 @@ def test_preview_every_variant(tmp_path, fake_root, name):
     assert pixels.ndim == 3 and pixels.shape[2] == 3
     red = (pixels == np.array(P.BOX_RGB, np.uint8)).all(-1).any()
     assert red == (name == "coloc")  # boxes drawn for co-localisation only
+
+
+def test_preview_of_volumes_shows_the_front_and_the_side(tmp_path, fake_root):
+    path = P.preview("3d", tmp_path / "3d.png", root=fake_root, n=1)
+    pixels = _decode(path)
+    side = 60 * P.ZOOM
+    # one tile of two 60x60 views (front, side) separated by a gutter
+    assert pixels.shape[:2] == ((side + 2 * P.GUTTER * P.ZOOM),
+                                2 * side + 3 * P.GUTTER * P.ZOOM)
+    g = P.GUTTER * P.ZOOM
+    front = pixels[g : g + side, g : g + side]
+    assert front.min() == 0 and front.max() > P.GUTTER_GREY  # a digit on a black background

@@ -19,7 +19,7 @@ from torchstn.data.rng import CHUNK, chunked
 
 from .helpers import FAKE_TEST, FAKE_TRAIN
 
-NAMES = ["r", "rts", "p", "e", "tc", "addition", "coloc"]
+NAMES = ["r", "rts", "p", "e", "tc", "addition", "coloc"]  # 2D; "3d": test_volume.py
 
 
 def _digest(*tensors: torch.Tensor) -> str:
@@ -34,7 +34,7 @@ def _drawn(name: str, n: int, seed: int = data.TEST_SEED, stream=("test",)):
 
 
 def test_registry():
-    assert list(data.DATASETS) == NAMES
+    assert list(data.DATASETS) == [*NAMES, "3d"]
     assert data.DATASETS["addition"].num_classes == 19
     assert data.DATASETS["addition"].in_shape == (2, 42, 42)
     assert all(s.num_classes == 10 for n, s in data.DATASETS.items() if n != "addition")
@@ -241,3 +241,16 @@ def test_validation_set_validates(fake_root):
         data.validation_set("r", fake_root, size=0)
     with pytest.raises(ValueError, match="fewer than"):
         data.validation_set("r", fake_root, size=FAKE_TRAIN)
+
+
+def test_data_source_windows_match_the_fixed_sets(fake_root):
+    from torchstn.train.data import DataSource
+
+    src = DataSource("p", 8, root=str(fake_root))
+    windows = list(src.test_windows(limit=600, window=CHUNK))
+    assert [w[0].shape[0] for w in windows] == [CHUNK, 600 - CHUNK]
+    assert torch.equal(torch.cat([w[0] for w in windows]), data.test_set("p", fake_root,
+                                                                         stop=600)[0])
+    val = list(src.test_windows(validation=100, window=64))
+    assert torch.equal(torch.cat([w[1] for w in val]),
+                       data.validation_set("p", fake_root, size=100)[1])

@@ -21,3 +21,15 @@ def test_fake_source_is_deterministic_and_sharded():
 def test_fake_test_set():
     images, labels = DataSource("addition", 8, fake=True).test_set(limit=10)
     assert images.shape == (10, 2, 42, 42) and int(labels.max()) < 19
+
+
+def test_test_windows_are_consecutive_slices_of_the_set():
+    src = DataSource("rts", 8, fake=True)
+    images, labels = src.test_set(limit=300)
+    windows = list(src.test_windows(limit=300, window=128))
+    assert [w[0].shape[0] for w in windows] == [128, 128, 44]
+    assert torch.equal(torch.cat([w[0] for w in windows]), images)
+    assert torch.equal(torch.cat([w[1] for w in windows]), labels)
+    val = list(src.test_windows(validation=100, window=64))
+    assert torch.equal(torch.cat([w[0] for w in val]), src.validation_set(100)[0])
+

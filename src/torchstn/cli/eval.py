@@ -40,7 +40,7 @@ def evaluate_path(path: str, dataset: str | None = None, *, limit: int | None = 
                   fake_data: bool = False, validation: int | None = None) -> dict:
     """Test statistics of the model at ``path`` (see :func:`torchstn.evaluate.evaluate`); with
     ``validation``, on the validation set of that many held-out training digits."""
-    from ..evaluate import evaluate
+    from ..evaluate import evaluate_windows
     from ..io import load_model_with_record, resolve_model_path
     from ..train.data import DataSource, check_data_root
     from ..train.distributed import pick_device
@@ -61,12 +61,9 @@ def evaluate_path(path: str, dataset: str | None = None, *, limit: int | None = 
         raise ValueError(f"--dataset {dataset}: its images {tuple(in_shape)} / {num_classes} "
                          f"classes do not fit the model ({tuple(model.spec.in_shape)} / "
                          f"{model.spec.num_classes} classes)")
-    if validation is None:
-        images, labels = source.test_set(limit)
-    else:
+    if validation is not None:
         check_held_out(record, validation)
-        images, labels = source.validation_set(validation, limit)
-    stats = evaluate(model, images, labels, batch_size, dev)
+    stats = evaluate_windows(model, source.test_windows(limit, validation), batch_size, dev)
     return {**stats, "dataset": dataset, "model": model.spec.name,
             "split": "test" if validation is None else f"validation ({validation})",
             "path": str(resolve_model_path(path)), "trained_on": record.get("dataset"),

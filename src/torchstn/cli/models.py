@@ -30,7 +30,7 @@ def _cells(row: dict) -> list[str]:
 def format_table(dataset: str, rows: list[dict], in_shape, num_classes: int,
                  markdown: bool = False) -> str:
     title = (f"dataset {dataset}: input {tuple(in_shape)}, {num_classes} classes, "
-             f"CNN baseline {next(r['total'] for r in rows if r['model'] == 'cnn'):,} parameters")
+             f"baseline {rows[0]['model']} {rows[0]['total']:,} parameters")
     cells = [_cells(r) for r in rows]
     if markdown:
         lines = [f"**{title}**", "", "| " + " | ".join(COLUMNS) + " |",
@@ -49,18 +49,15 @@ def labelled_datasets() -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models import MODEL_NAMES, dataset_info, parameter_table, parse_name
+    from ..models import dataset_info, parameter_table, parse_name
 
-    names = tuple(args.model) if args.model else MODEL_NAMES
-    for n in names:
+    for n in args.model or ():
         parse_name(n)
-    if "cnn" not in names:
-        names = ("cnn", *names)
     datasets = args.dataset or labelled_datasets()
     out = {}
     for ds in datasets:
         in_shape, k = dataset_info(ds)
-        rows = parameter_table(ds, names)
+        rows = parameter_table(ds, tuple(args.model) if args.model else None)
         out[ds] = {"in_shape": list(in_shape), "num_classes": k, "models": rows}
         if not args.json:
             print(format_table(ds, rows, in_shape, k, args.markdown))

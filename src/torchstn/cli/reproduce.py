@@ -64,6 +64,15 @@ def register(subparsers) -> None:
     a.add_argument("--cells", help="addition:MODEL[,...], e.g. addition:2xst-fcn-aff "
                                    "(default: every model)")
     _train_options(a, "addition")
+    v = sub.add_parser(
+        "3d", help="3D MNIST (appendix A.3): train the 3D transformer and its baseline, report",
+        description="Train the missing models of the 3D experiment (proj-cnn: the volume's "
+                    "maximum along depth read by a CNN; st3d-cnn: the same CNN behind a 3D affine "
+                    "transformer; run folders <runs-dir>/3d/<model>/seed<k>), resume unfinished "
+                    "ones, then test them and write <results-dir>/3d.json, 3d.md and a figure "
+                    "of the learned projections.")
+    v.add_argument("--cells", help="3d:MODEL[,...], e.g. 3d:st3d-cnn (default: both models)")
+    _train_options(v, "3d")
 
     f = sub.add_parser(
         "figures", help="Figure-1-style pictures of the trained ST-CNNs",

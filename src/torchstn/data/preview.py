@@ -1,7 +1,8 @@
 """A PNG grid of samples of a data set (the same layout for every variant).
 
 Tiles are laid out row-major, ``ceil(sqrt(n))`` per row, separated by a 2-pixel grey gutter; the
-channels of a multi-channel sample (addition) sit side by side inside its tile, and
+channels of a multi-channel sample (addition) sit side by side inside its tile (a 3D volume: its
+maximum along depth and along width, the front and the side views), and
 co-localisation samples get their ground-truth box drawn in red. Every pixel is magnified by an
 integer factor. The PNG is written by a tiny pure-``zlib`` encoder, so no plotting library is
 needed.
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .sets import TEST_SEED, _check_int, _check_name, coloc_test_set, test_set
+from .sets import DATASETS, TEST_SEED, _check_int, _check_name, coloc_test_set, test_set
 
 __all__ = ["write_png", "tile", "preview"]
 
@@ -87,6 +88,8 @@ def preview(
         images, _, boxes = coloc_test_set(root, seed, stop=n)
     else:
         (images, _), boxes = test_set(name, root, seed, stop=n), None
+    if DATASETS[name].volume:  # a volume is shown from the front and from the side
+        images = torch.stack([images.amax(1), images.amax(3).transpose(1, 2)], dim=1)
     path = Path(out)
     write_png(path, tile(images, boxes))
     return path

@@ -1,6 +1,6 @@
 """The distorted MNIST data sets: registry, fixed test sets, training batches.
 
-Names: ``r``, ``rts``, ``p``, ``e``, ``tc``, ``addition``, ``coloc`` (:data:`DATASETS`).
+Names: ``r``, ``rts``, ``p``, ``e``, ``tc``, ``addition``, ``coloc``, ``3d`` (:data:`DATASETS`).
 
 Determinism (DATASETS.md: sample k is a pure function of (seed, k)):
 
@@ -48,6 +48,7 @@ from .mnist import load, to_float
 from .pairs import addition_apply, addition_params
 from .prefetch import prefetch
 from .rng import CHUNK, Params, chunked, generator
+from .volume import VOLUME, volume_apply, volume_params
 
 __all__ = [
     "TEST_SEED",
@@ -71,9 +72,10 @@ class DatasetSpec:
     """What a model needs to know about a data set."""
 
     name: str
-    in_shape: tuple[int, int, int]  # (C, H, W)
+    in_shape: tuple[int, int, int]  # (C, H, W); (D, H, W) for the volumes of "3d"
     num_classes: int
     description: str
+    volume: bool = False  # in_shape is a volume (D, H, W), one channel
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -92,6 +94,9 @@ DATASETS: dict[str, DatasetSpec] = {
                     "two RTS digits, one per channel; label = their sum"),
         DatasetSpec("coloc", (1, COLOC_CANVAS, COLOC_CANVAS), 10,
                     "co-localisation: one digit at a random place in 84x84 (box target)"),
+        DatasetSpec("3d", (VOLUME, VOLUME, VOLUME), 10,
+                    "extruded digit turned in 3D at a random place in a 60^3 volume (D, H, W)",
+                    volume=True),
     ]
 }
 
@@ -101,6 +106,7 @@ _WARPS = {
     "rts": (rts_params, rts_apply),
     "p": (p_params, p_apply),
     "e": (e_params, e_apply),
+    "3d": (volume_params, volume_apply),
 }
 
 

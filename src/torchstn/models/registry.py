@@ -2,7 +2,10 @@
 
 Names: ``fcn``, ``cnn`` and ``st-{fcn,cnn}-{aff,proj,tps,att,rts,pwa}``, plus the paper's
 parallel form ``2xst-...`` (two transformers side by side, each seeing and warping every channel,
-outputs concatenated channel-wise before the classifier: the MNIST-addition "2xST-FCN").
+outputs concatenated channel-wise before the classifier: the MNIST-addition "2xST-FCN"), and
+the 3D experiment's ``proj-cnn`` / ``st3d-cnn`` (:mod:`.volume`: a volume ``(D, H, W)`` seen as
+an image through its maximum along depth, without or with a 3D affine transformer; both have
+the same CNN, the comparison the paper makes, so they are not parameter-matched).
 For one data set every model gets (within :data:`TOLERANCE`) the parameter count of the CNN
 baseline with :data:`BASE_CNN_WIDTHS` filters: the FCN's hidden width and the ST models'
 classifier widths are found by a search, so a transformer's localisation net is paid for by a
@@ -22,6 +25,7 @@ from ..checks import check_size
 from ..modules import ParallelTransformers, SpatialTransformer
 from .classifiers import cnn_classifier, count_on_meta, count_parameters, fcn_classifier
 from .st_models import DigitClassifier, cnn_transformer, fcn_transformer
+from .volume import VIEW_POOL, VolumeView, volume_transformer
 
 # suffix of the model name -> transform family
 TRANSFORM_SUFFIXES = {
@@ -41,7 +45,10 @@ PARALLEL_COPIES = 2
 PARALLEL_MODEL_NAMES: tuple[str, ...] = tuple(
     PARALLEL_PREFIX + n for n in MODEL_NAMES if n not in CLASSIFIERS
 )
-ALL_MODEL_NAMES = MODEL_NAMES + PARALLEL_MODEL_NAMES
+# volume models (data set "3d") -> transform family of their transformer
+VOLUME_MODELS = {"proj-cnn": None, "st3d-cnn": "affine3d"}
+VOLUME_MODEL_NAMES: tuple[str, ...] = tuple(VOLUME_MODELS)
+ALL_MODEL_NAMES = MODEL_NAMES + PARALLEL_MODEL_NAMES + VOLUME_MODEL_NAMES
 BASE_CNN_WIDTHS = (32, 64)  # paper: 32-64 filters [S]
 CNN_WIDTH_RATIO = 2  # second conv has twice the filters of the first, as in the base CNN
 TOLERANCE = 0.10  # every model within 10% of the CNN's parameter count
@@ -92,7 +99,7 @@ class ModelSpec:
             raise ValueError(f"model record: in_shape {self.in_shape} with pool {self.pool} is "
                              f"out of range (sides 1..{MAX_SIDE})")
         n = count_on_meta(_classifier_builder(kind),
-                          _pooled(self.in_shape, self.pool, transformer_copies(self.name)),
+                          _classifier_input(self.name, self.in_shape, self.pool),
                           self.num_classes, self.widths)
         if n > MAX_LOAD_PARAMS:
             raise ValueError(f"model record: a classifier of {n} parameters is out of range "
@@ -101,12 +108,14 @@ class ModelSpec:
 
 def parse_name(name: str) -> tuple[str, str | None]:
     """``"st-cnn-aff"`` and ``"2xst-cnn-aff"`` -> ``("cnn", "affine")``; ``"fcn"`` ->
-    ``("fcn", None)``."""
+    ``("fcn", None)``; ``"st3d-cnn"`` -> ``("cnn", "affine3d")``."""
     if name not in ALL_MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; expected one of: "
                          f"{', '.join(ALL_MODEL_NAMES)}")
     if name in CLASSIFIERS:
         return name, None
+    if name in VOLUME_MODELS:
+        return "cnn", VOLUME_MODELS[name]
     _, kind, suffix = name.split("-")
     return kind, TRANSFORM_SUFFIXES[suffix]
 
@@ -116,11 +125,16 @@ def transformer_copies(name: str) -> int:
     kind, transform = parse_name(name)
     if transform is None:
         return 0
+    if name in VOLUME_MODELS:
+        return 1
     return PARALLEL_COPIES if name.startswith(PARALLEL_PREFIX) else 1
 
 
-def default_pool(in_shape: tuple[int, int, int]) -> int:
-    """2 for inputs larger than an MNIST digit (RTS, TC, addition), else 1."""
+def default_pool(in_shape: tuple[int, int, int], name: str = "cnn") -> int:
+    """2 for inputs larger than an MNIST digit (RTS, TC, addition), else 1; the volume models'
+    view pool (:data:`~torchstn.models.volume.VIEW_POOL`)."""
+    if name in VOLUME_MODELS:
+        return VIEW_POOL
     return LARGE_INPUT_POOL if min(in_shape[1:]) > MNIST_SIDE else 1
 
 
@@ -141,9 +155,21 @@ def _pooled(in_shape: tuple[int, int, int], pool: int, copies: int = 1) -> tuple
     return (c * max(copies, 1), h // pool, w // pool)
 
 
+def _classifier_input(name: str, in_shape: tuple[int, int, int], pool: int
+                      ) -> tuple[int, int, int]:
+    """``(C, H, W)`` of the classifier's input: a volume model's one-channel view, else
+    :func:`_pooled`."""
+    if name in VOLUME_MODELS:
+        return (1, in_shape[1] // pool, in_shape[2] // pool)
+    return _pooled(in_shape, pool, transformer_copies(name))
+
+
 def _transformer(name: str, in_shape: tuple[int, int, int], pool: int) -> nn.Module | None:
-    """The transformer(s) of model ``name``: None, one, or :class:`ParallelTransformers`."""
+    """The transformer(s) of model ``name``: None, one, :class:`ParallelTransformers`, or a
+    volume model's :class:`~torchstn.models.volume.VolumeView`."""
     kind, transform = parse_name(name)
+    if name in VOLUME_MODELS:
+        return VolumeView(None if transform is None else volume_transformer(in_shape, pool), pool)
     if transform is None:
         return None
 
@@ -160,10 +186,11 @@ def build_from_spec(spec: ModelSpec) -> DigitClassifier:
     kind, _ = parse_name(spec.name)
     in_shape = check_size(tuple(spec.in_shape), 3, "in_shape")
     classifier = _classifier_builder(kind)(
-        _pooled(in_shape, spec.pool, transformer_copies(spec.name)), spec.num_classes,
-        spec.widths)
+        _classifier_input(spec.name, in_shape, spec.pool), spec.num_classes, spec.widths)
     transformer = _transformer(spec.name, in_shape, spec.pool)
-    model = DigitClassifier(classifier, in_shape, transformer, spec.pool)
+    # a volume model's view pools by itself; the classifier reads it as it is
+    pool = 1 if spec.name in VOLUME_MODELS else spec.pool
+    model = DigitClassifier(classifier, in_shape, transformer, pool)
     model.spec = spec
     return model
 
@@ -189,7 +216,13 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int) -> M
     kind, _ = parse_name(name)
     in_shape = check_size(tuple(in_shape), 3, "in_shape")
     (num_classes,) = check_size(num_classes, 1, "num_classes")
-    pool = default_pool(in_shape)
+    pool = default_pool(in_shape, name)
+    if name in VOLUME_MODELS:  # the same CNN with and without the transformer
+        side = min(in_shape)
+        if side < pool * MNIST_SIDE:
+            raise ValueError(f"model {name!r}: expected a volume (D, H, W) of at least "
+                             f"{pool * MNIST_SIDE} voxels a side, got {in_shape}")
+        return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
     target = count_on_meta(cnn_classifier, _pooled(in_shape, pool), num_classes, BASE_CNN_WIDTHS)
     if name == "cnn":
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
@@ -240,18 +273,41 @@ def dataset_info(dataset: str) -> tuple[tuple[int, int, int], int]:
     return tuple(info.in_shape), int(num_classes)
 
 
+def dataset_models(dataset: str) -> tuple[str, ...]:
+    """The models built for ``dataset``: the volume models on volumes (``"3d"``), else
+    :data:`MODEL_NAMES`."""
+    return VOLUME_MODEL_NAMES if _is_volume(dataset) else MODEL_NAMES
+
+
+def baseline_model(dataset: str) -> str:
+    """The model the others of ``dataset`` are compared with: ``cnn`` (``proj-cnn`` on
+    volumes)."""
+    return VOLUME_MODEL_NAMES[0] if _is_volume(dataset) else "cnn"
+
+
+def _is_volume(dataset: str) -> bool:
+    from ..data import DATASETS
+
+    dataset_info(dataset)
+    return DATASETS[dataset].volume
+
+
 def build_for_dataset(name: str, dataset: str) -> DigitClassifier:
     """Model ``name`` sized for data set ``dataset`` (``"rts"``, ``"tc"``...)."""
     in_shape, num_classes = dataset_info(dataset)
     return build_model(name, in_shape, num_classes)
 
 
-def parameter_table(dataset: str, names: tuple[str, ...] = MODEL_NAMES) -> list[dict]:
-    """One row per model: name, widths, localisation/classifier/total parameters, % of the CNN."""
+def parameter_table(dataset: str, names: tuple[str, ...] | None = None) -> list[dict]:
+    """One row per model (default: :func:`dataset_models`): name, widths, localisation/classifier/
+    total parameters, % of the data set's baseline (the CNN; ``proj-cnn`` on volumes), which
+    comes first."""
     in_shape, num_classes = dataset_info(dataset)
+    base = baseline_model(dataset)
+    names = dataset_models(dataset) if names is None else tuple(names)
     cnn_total = None
     rows = []
-    for name in ("cnn", *(n for n in names if n != "cnn")):
+    for name in (base, *(n for n in names if n != base)):
         model = build_model(name, in_shape, num_classes)
         loc = 0 if model.transformer is None else count_parameters(model.transformer)
         total = count_parameters(model)

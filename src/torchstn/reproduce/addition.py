@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .figures import FIGURE_ROWS, FIGURES_DIR, draw, finished_run
-from .provenance import now
 from .recipes import Cell
 from .report import (
     DIGITS,
-    command_lines,
-    detail_table,
+    experiment_head,
+    experiment_tail,
     fmt_error,
     model_title,
-    recipe_table,
     write_files,
 )
 
@@ -45,14 +43,8 @@ def main_table(rows: list[dict[str, Any]]) -> list[str]:
 def render_markdown(rows: list[dict[str, Any]], seeds: int, figure: Path | None) -> str:
     run = [r for r in rows if r["error"] is not None]
     beat = [r for r in run if r["beats_paper"]]
-    lines = ["# MNIST addition: test error (%)", ""]
-    if any(r.get("data") == "fake" for r in rows):
-        lines += ["**Warning: measured on the synthetic test data of the test suite, not on "
-                  "MNIST. These are not results.**", ""]
-    lines += [
-        f"Written by `torchstn reproduce addition` on {now()}; rewrite it from the run folders "
-        "with `torchstn reproduce addition --report-only`.",
-        "",
+    lines = [
+        *experiment_head(rows, "MNIST addition: test error (%)", "addition"),
         "Two MNIST digits, each RTS-distorted on its own 42x42 channel (`DATASETS.md`), label = "
         "their sum (19 classes). *Ours*: error on the fixed test set (`torchstn.data.test_set"
         "('addition')`: 10,000 pairs of test digits, test seed 0), the mean over the seeds "
@@ -68,14 +60,11 @@ def render_markdown(rows: list[dict[str, Any]], seeds: int, figure: Path | None)
                             f"{r['paper_error']})" for r in beat) if beat else "") + ".",
         "",
     ]
-    if figure is not None:
-        lines += ["## What the two transformers do", "",
-                  f"![addition]({os.path.relpath(figure, figure.parent.parent)})", "",
-                  "Each row: the two-channel input (shown as the maximum of its channels) with "
-                  "the sampling grid of each transformer in its colour, each transformer's "
-                  "output, and the predicted sum.", ""]
-    lines += ["## Per model", "", *detail_table(rows), "", "## Recipe", "",
-              *recipe_table((DATASET,)), "", "## Commands", "", *command_lines(rows), ""]
+    lines += experiment_tail(
+        rows, DATASET, figure, "What the two transformers do",
+        "Each row: the two-channel input (shown as the maximum of its channels) with the "
+        "sampling grid of each transformer in its colour, each transformer's output, and the "
+        "predicted sum.")
     return "\n".join(lines)
 
 

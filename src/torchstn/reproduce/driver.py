@@ -1,4 +1,4 @@
-"""``torchstn reproduce table1|addition``: train the missing cells, then write the report."""
+"""``torchstn reproduce table1|addition|3d``: train the missing cells, then write the report."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TextIO
 
 import torch
 
-from . import addition
+from . import addition, volume
 from .evaluation import Context, collect
 from .figures import write_figures
 from .recipes import DEFAULT_SEEDS, Cell, all_cells
@@ -39,7 +39,7 @@ class Options:
     fake: bool = False
     progress: bool = True
     figures: bool = True
-    experiment: str = "table1"  # which report: "table1" or "addition" (recipes.EXPERIMENTS)
+    experiment: str = "table1"  # which report: "table1", "addition", "3d" (recipes.EXPERIMENTS)
 
 
 def report(opts: Options, log: TextIO | None = None, figures: bool | None = None
@@ -49,11 +49,12 @@ def report(opts: Options, log: TextIO | None = None, figures: bool | None = None
     ctx = Context(Path(opts.runs_dir), Path(opts.checkpoints_dir), opts.data_root, opts.fake,
                   opts.seeds, log=log)
     draw = opts.figures if figures is None else figures
-    if opts.experiment == "addition":
-        rows = collect(ctx, all_cells("addition"))
-        figure = (addition.write_figure(opts.runs_dir, opts.results_dir, data_root=opts.data_root,
-                                        fake=opts.fake, log=log) if draw else None)
-        paths = addition.write_report(rows, opts.results_dir, opts.seeds, figure)
+    if opts.experiment in ("addition", "3d"):
+        module = addition if opts.experiment == "addition" else volume
+        rows = collect(ctx, all_cells(opts.experiment))
+        figure = (module.write_figure(opts.runs_dir, opts.results_dir, data_root=opts.data_root,
+                                      fake=opts.fake, log=log) if draw else None)
+        paths = module.write_report(rows, opts.results_dir, opts.seeds, figure)
         print(f"torchstn reproduce: wrote {paths[0]} and {paths[1]}", file=log, flush=True)
         return paths
     paths = write_report(collect(ctx), opts.results_dir, opts.seeds)

@@ -25,8 +25,14 @@ SHORT_COMMIT = 10
 _MINUTE, _HOUR = 60, 3600
 
 
+TITLES = {"proj-cnn": "CNN", "st3d-cnn": "3D ST-CNN"}  # the 3D experiment's models
+NO_PAPER = "–"  # where the paper reports no number (3D: pictures only)
+
+
 def model_title(name: str) -> str:
     """``"st-cnn-aff"`` -> ``"ST-CNN Aff"`` (the paper's row names)."""
+    if name in TITLES:
+        return TITLES[name]
     parts = name.split("-")
     if len(parts) == 3:
         copies = parts[0][: -len("st")]  # "2x" for parallel transformers
@@ -46,6 +52,10 @@ def fmt_error(row: dict[str, Any]) -> str:
     if row.get("error_std") is not None:
         text += f" ± {row['error_std']:.{DIGITS}f}"
     return text
+
+
+def fmt_paper(row: dict[str, Any]) -> str:
+    return NO_PAPER if row["paper_error"] is None else str(row["paper_error"])
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -120,7 +130,7 @@ def detail_table(rows: list[dict[str, Any]]) -> list[str]:
                 extra = "; in progress: " + ", ".join(
                     f"seed {u['seed']} epoch {u['epoch']}/{u['epochs'] or '?'}"
                     for u in r["unfinished"])
-            lines.append(f"| {cell_title(r)} | {NOT_RUN}{extra} | | | | {r['paper_error']} "
+            lines.append(f"| {cell_title(r)} | {NOT_RUN}{extra} | | | | {fmt_paper(r)} "
                          "| | | | | | |")
             continue
         seeds = ", ".join(str(s) for s in r["seeds"])
@@ -132,7 +142,7 @@ def detail_table(rows: list[dict[str, Any]]) -> list[str]:
         dtype = r["runs"][0]["checkpoint_dtype"]
         lines.append(
             f"| {cell_title(r)} | {fmt_error(r)} | {seeds} | {per} | {spread} | "
-            f"{r['paper_error']} | {r['parameters'] if r['parameters'] is not None else ''} | "
+            f"{fmt_paper(r)} | {r['parameters'] if r['parameters'] is not None else ''} | "
             f"{'/'.join(str(e) for e in epochs)} | {fmt_duration(r['wall_time_s'])} | "
             f"{fmt_machine(r)} | {fmt_commit(r)} | `{ck}` ({dtype}) |")
     return lines
@@ -158,6 +168,30 @@ def command_lines(rows: list[dict[str, Any]]) -> list[str]:
         lines += [f"  {c}" for c in (r["commands"] or [r["command"]])]
         lines += ["  ```"]
     return lines or ["No cell has a finished run yet."]
+
+
+def experiment_head(rows: list[dict[str, Any]], title: str, experiment: str) -> list[str]:
+    """The first lines of an experiment's report (addition, 3D): title, a warning on fake data,
+    when and how it was written."""
+    lines = [f"# {title}", ""]
+    if any(r.get("data") == "fake" for r in rows):
+        lines += ["**Warning: measured on the synthetic test data of the test suite, not on "
+                  "MNIST. These are not results.**", ""]
+    return lines + [f"Written by `torchstn reproduce {experiment}` on {now()}; rewrite it from "
+                    f"the run folders with `torchstn reproduce {experiment} --report-only`.", ""]
+
+
+def experiment_tail(rows: list[dict[str, Any]], dataset: str, figure: Path | None,
+                    heading: str, caption: str) -> list[str]:
+    """The sections after an experiment's main table: its figure (under ``heading``, with
+    ``caption``), the per-model details, the recipe and the commands."""
+    lines = []
+    if figure is not None:
+        lines += [f"## {heading}", "",
+                  f"![{dataset}]({os.path.relpath(figure, figure.parent.parent)})", "", caption,
+                  ""]
+    return lines + ["## Per model", "", *detail_table(rows), "", "## Recipe", "",
+                    *recipe_table((dataset,)), "", "## Commands", "", *command_lines(rows), ""]
 
 
 def render_markdown(rows: list[dict[str, Any]], seeds: int) -> str:

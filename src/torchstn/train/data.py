@@ -18,6 +18,7 @@ from torch import Tensor
 
 FAKE_TRAIN_SIZE = 1024
 FAKE_TEST_SIZE = 512
+EVAL_WINDOW = 1024  # samples per window of a fixed set (a multiple of the generation chunk)
 FAKE_NOISE = 0.3  # noise amplitude over the class pattern: learnable, not trivial
 FAKE_PATTERN_SEED = 12345  # the class patterns are the same for every run
 FAKE_SHAPES = {  # used when the data registry is not importable
@@ -86,6 +87,36 @@ class DataSource:
 
             return test_set(self.dataset, root=self.root, stop=limit)
         return (images, labels) if limit is None else (images[:limit], labels[:limit])
+
+    def test_windows(self, limit: int | None = None, validation: int | None = None,
+                     window: int = EVAL_WINDOW) -> Iterator[tuple[Tensor, Tensor]]:
+        """The test set (or, with ``validation``, the validation set of that size), first
+        ``limit`` samples, as consecutive windows of ``window`` samples: bit-identical to slicing
+        the whole set, without holding it (:func:`torchstn.evaluate.evaluate_windows`)."""
+        if validation is not None:
+            n = validation
+        elif self.fake:
+            n = FAKE_TEST_SIZE
+        else:
+            from ..data import load
+
+            n = load("test", self.root)[1].shape[0]
+        n = n if limit is None else min(n, limit)
+        for start in range(0, n, window):
+            stop = min(start + window, n)
+            if self.fake:
+                images, labels = (self.test_set(stop) if validation is None
+                                  else self.validation_set(validation, stop))
+                yield images[start:], labels[start:]
+            elif validation is None:
+                from ..data import test_set
+
+                yield test_set(self.dataset, root=self.root, start=start, stop=stop)
+            else:
+                from ..data import validation_set
+
+                yield validation_set(self.dataset, root=self.root, size=validation, start=start,
+                                     stop=stop)
 
     def validation_set(self, size: int, limit: int | None = None) -> tuple[Tensor, Tensor]:
         """The fixed validation set: the last ``size`` training digits (first ``limit`` samples)."""

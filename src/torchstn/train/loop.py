@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..io import LAST_FILE, MODEL_FILE, STATE_FILE, model_record, save_model
-from ..models import build_model, parse_name
+from ..models import VOLUME_MODEL_NAMES, build_model, parse_name
 from ..modules import SpatialTransformer
 from . import distributed as D
 from .checkpoint import atomic_write_text, save_state
@@ -144,8 +144,10 @@ class Trainer:
         self.stats = RunningStats()
         if state is not None:
             self._restore(state)
-        self.memory_format = (torch.channels_last if cfg.channels_last
-                              else torch.contiguous_format)
+        # channels_last is a 4-D layout: volume models (Conv3d weights; inputs (N, D, H, W)
+        # whose "channels" are depth) keep the default one
+        channels_last = cfg.channels_last and cfg.model not in VOLUME_MODEL_NAMES
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model.to(info.device, memory_format=self.memory_format)
         _optimizer_to(self.optimizer, info.device)
         self.net: nn.Module = self.model
