@@ -26,6 +26,14 @@ def finite_checks_enabled() -> bool:
     return _CHECK_FINITE and not torch.compiler.is_compiling()
 
 
+def eager() -> bool:
+    """True in plain eager execution: not tracing (ONNX export), scripting or ``torch.compile``.
+    Hand-written autograd Functions and Python-side tricks are used only then; the traced and
+    compiled graphs get the standard ops."""
+    return not (torch.jit.is_tracing() or torch.jit.is_scripting()
+                or torch.compiler.is_compiling())
+
+
 def check_tensor(x: object, name: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import eager
+
 
 class _SumOfViews(torch.autograd.Function):
     @staticmethod
@@ -38,8 +40,7 @@ def avg_pool(x: Tensor, k: int) -> Tensor:
     """``k x k`` average pool with stride ``k`` of ``x`` ``(N, C, H, W)`` -> ``(N, C, H//k, W//k)``
     (equal to ``F.avg_pool2d(x, k)``)."""
     n_, c_, h, w = x.shape
-    if (k == 1 or h % k or w % k or torch.jit.is_tracing() or torch.jit.is_scripting()
-            or torch.compiler.is_compiling()):
+    if k == 1 or h % k or w % k or not eager():
         return F.avg_pool2d(x, k)
     return _SumOfViews.apply(x, k)
 

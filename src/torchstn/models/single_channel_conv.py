@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import eager
+
 # samples per GEMM + fold in the input gradient (measured: 32 is as fast as the whole batch of
 # 256 and its temporaries are 8x smaller)
 FOLD_CHUNK = 32
@@ -65,8 +67,7 @@ class Conv2dC1(nn.Conv2d):
             self.in_channels == 1 and self.stride == (1, 1) and self.dilation == (1, 1)
             and self.groups == 1 and self.padding_mode == "zeros"
             and isinstance(self.padding, tuple) and x.requires_grad and x.dim() == 4
-            and not torch.jit.is_tracing() and not torch.jit.is_scripting()
-            and not torch.compiler.is_compiling()
+            and eager()
         )
 
     def forward(self, x: Tensor) -> Tensor:
