@@ -302,3 +302,17 @@ def test_ctrl_c_asks_the_child_to_save_and_waits_for_it(tmp_path):
         table1.run_child([sys.executable, "-c", CHILD, flag])
     assert os.path.exists(flag + ".saved")
 
+
+
+def test_interrupt_signals_reach_a_driver_started_in_the_background():
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `nohup ... &` leaves
+    try:
+        with table1.terminate_as_interrupt():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with pytest.raises(KeyboardInterrupt):
+                    signal.raise_signal(sig)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # restored
+    finally:
+        signal.signal(signal.SIGINT, before)

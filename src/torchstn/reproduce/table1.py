@@ -307,7 +307,9 @@ def run_child(argv: list[str]) -> int:
 
 @contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C (the child saves a checkpoint) while the driver runs."""
+    """SIGTERM and SIGINT behave like Ctrl-C (the child saves a checkpoint) while the driver
+    runs, also in a driver started in the background (``nohup ... &``), where the shell has set
+    SIGINT to be ignored and ``kill -INT`` would otherwise do nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -315,11 +317,12 @@ def terminate_as_interrupt() -> Iterator[None]:
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGTERM, handler)
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
 
 
 @contextmanager
