@@ -50,3 +50,11 @@ def test_dry_run_uses_the_3d_runs_folder(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "--model st3d-cnn" in out and str(Path("runs/3d/3d")) in out
     assert "--epochs 6" in out
+
+
+def test_cell_titles_do_not_repeat_the_column():
+    from torchstn.reproduce.report import cell_title
+
+    assert cell_title({"dataset": "3d", "model": "st3d-cnn"}) == "3D ST-CNN"
+    assert cell_title({"dataset": "3d", "model": "proj-cnn"}) == "3D CNN"
+    assert cell_title({"dataset": "rts", "model": "st-cnn-aff"}) == "RTS ST-CNN Aff"

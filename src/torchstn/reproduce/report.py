@@ -41,7 +41,8 @@ def model_title(name: str) -> str:
 
 
 def cell_title(row: dict[str, Any]) -> str:
-    return f"{COLUMN_TITLES[row['dataset']]} {model_title(row['model'])}"
+    column, model = COLUMN_TITLES[row["dataset"]], model_title(row["model"])
+    return model if model.startswith(column + " ") else f"{column} {model}"  # "3D ST-CNN"
 
 
 def fmt_error(row: dict[str, Any]) -> str:
