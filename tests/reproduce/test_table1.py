@@ -316,3 +316,12 @@ def test_interrupt_signals_reach_a_driver_started_in_the_background():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # restored
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_mean_equal_to_the_paper_does_not_beat_it():
+    from torchstn.reproduce.evaluation import below
+
+    assert (0.81 + 0.77 + 0.82) / 3 < 0.8  # the float mean: 0.7999...
+    assert below((0.81 + 0.77 + 0.82) / 3, 0.8) is False
+    assert below(0.79, 0.8) is True and below(0.81, 0.8) is False
+    assert below(None, 0.8) is None and below(0.5, None) is None

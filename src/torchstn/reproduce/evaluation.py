@@ -87,6 +87,14 @@ class Context:
         print(f"torchstn reproduce: {message}", file=self.log or sys.stderr, flush=True)
 
 
+def below(mean: float | None, paper: float | None) -> bool | None:
+    """Is our mean error strictly below the paper's? Compared at 1e-9 %, so that a float mean
+    such as (0.81 + 0.77 + 0.82) / 3 = 0.7999... equals the paper's 0.8 instead of beating it."""
+    if mean is None or paper is None:
+        return None
+    return round(mean, 9) < paper
+
+
 def _device(ctx: Context):
     from ..train.distributed import pick_device
 
@@ -228,8 +236,7 @@ def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
         "error_std": statistics.stdev(errors) if len(errors) > 1 else None,
         "error_min": min(errors) if errors else None,
         "error_max": max(errors) if errors else None,
-        "beats_paper": (None if mean is None or cell.paper_error is None
-                        else mean < cell.paper_error),
+        "beats_paper": below(mean, cell.paper_error),
         "checkpoint": first.get("checkpoint"),
         "checkpoints": [r["checkpoint"] for r in runs],
         "commit": first.get("commit"),
