@@ -267,6 +267,12 @@ def to_float(images: Tensor) -> Tensor:
     return images.unsqueeze(1).float().div_(MAX_PIXEL)
 
 
+def as_float(images: Tensor) -> Tensor:
+    """:func:`to_float` for uint8 digits; float ``(N, 1, 28, 28)`` digits are returned as they
+    are (the distortions accept either)."""
+    return to_float(images) if images.dtype == torch.uint8 else images
+
+
 def clear_cache() -> None:
     """Forget the decoded arrays (tests; memory)."""
     _CACHE.clear()

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from .geometric import RTS_CANVAS, rts_apply, rts_params
-from .mnist import to_float
+from .mnist import as_float
 from .rng import Params
 
 __all__ = ["CHANNELS", "addition_params", "addition_apply", "addition"]
@@ -38,9 +38,7 @@ def _pairs(images: Tensor, params: Params) -> Tensor:
 def addition_apply(source: Tensor, params: Params) -> Tensor:
     """The pairs ``params["index"]`` of ``source`` (uint8 ``(M, 28, 28)`` or float
     ``(M, 1, 28, 28)``) -> ``(N, 2, 42, 42)`` float32."""
-    picked = source[params["index"].reshape(-1)]
-    images = to_float(picked) if picked.dtype == torch.uint8 else picked
-    return _pairs(images, params)
+    return _pairs(as_float(source[params["index"].reshape(-1)]), params)
 
 
 def addition(images_a: Tensor, images_b: Tensor, generator: torch.Generator) -> Tensor:

@@ -20,7 +20,7 @@ from torch import Tensor
 from ..sampler import sample
 from ..transforms.affine3d import Affine3D
 from .geometric import DIGIT
-from .mnist import to_float
+from .mnist import as_float
 from .rng import Params
 
 __all__ = ["VOLUME", "SLAB_DEPTH", "BOX", "MAX_ANGLE", "volume_params", "rotation_matrix",
@@ -83,5 +83,5 @@ def volume_apply(digits: Tensor, params: Params) -> Tensor:
 def volume(images: Tensor, generator: torch.Generator) -> Tensor:
     """3D distortion of a batch ``(N, 1, 28, 28)`` in [0, 1] (or uint8 ``(N, 28, 28)``) ->
     ``(N, 60, 60, 60)``."""
-    digits = to_float(images) if images.dtype == torch.uint8 else images
+    digits = as_float(images)
     return volume_apply(digits, volume_params(digits.shape[0], generator))

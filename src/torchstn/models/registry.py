@@ -130,11 +130,8 @@ def transformer_copies(name: str) -> int:
     return PARALLEL_COPIES if name.startswith(PARALLEL_PREFIX) else 1
 
 
-def default_pool(in_shape: tuple[int, int, int], name: str = "cnn") -> int:
-    """2 for inputs larger than an MNIST digit (RTS, TC, addition), else 1; the volume models'
-    view pool (:data:`~torchstn.models.volume.VIEW_POOL`)."""
-    if name in VOLUME_MODELS:
-        return VIEW_POOL
+def default_pool(in_shape: tuple[int, int, int]) -> int:
+    """2 for inputs larger than an MNIST digit (RTS, TC, addition), else 1."""
     return LARGE_INPUT_POOL if min(in_shape[1:]) > MNIST_SIDE else 1
 
 
@@ -216,13 +213,12 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int) -> M
     kind, _ = parse_name(name)
     in_shape = check_size(tuple(in_shape), 3, "in_shape")
     (num_classes,) = check_size(num_classes, 1, "num_classes")
-    pool = default_pool(in_shape, name)
     if name in VOLUME_MODELS:  # the same CNN with and without the transformer
-        side = min(in_shape)
-        if side < pool * MNIST_SIDE:
+        if min(in_shape) < VIEW_POOL * MNIST_SIDE:
             raise ValueError(f"model {name!r}: expected a volume (D, H, W) of at least "
-                             f"{pool * MNIST_SIDE} voxels a side, got {in_shape}")
-        return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
+                             f"{VIEW_POOL * MNIST_SIDE} voxels a side, got {in_shape}")
+        return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, VIEW_POOL)
+    pool = default_pool(in_shape)
     target = count_on_meta(cnn_classifier, _pooled(in_shape, pool), num_classes, BASE_CNN_WIDTHS)
     if name == "cnn":
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..models.registry import VOLUME_MODEL_NAMES
+
 TABLE1_DATASETS = ("r", "rts", "p", "e")
 TABLE1_MODELS = ("fcn", "cnn", "st-fcn-aff", "st-fcn-proj", "st-fcn-tps", "st-cnn-aff",
                  "st-cnn-proj", "st-cnn-tps")
@@ -45,14 +47,13 @@ PAPER_ERRORS: dict[tuple[str, str], float] = {
     **{("addition", m): v for m, v in _PAPER_ADDITION.items()},
 }
 
-# 3D MNIST (appendix A.3, PAPER.md §3): the paper reports pictures only, no error; our baseline
-# is the same classifier without the transformer (registry: proj-cnn, st3d-cnn)
-VOLUME_MODELS = ("proj-cnn", "st3d-cnn")
+# 3D MNIST (appendix A.3, PAPER.md §3): the paper reports pictures only, no error; the models are
+# the registry's volume models (proj-cnn: the same classifier without the transformer, st3d-cnn)
 # experiment -> its columns (data set -> models); `torchstn reproduce <experiment>` trains them
 EXPERIMENTS: dict[str, dict[str, tuple[str, ...]]] = {
     "table1": COLUMNS,
     "addition": {"addition": ADDITION_MODELS},
-    "3d": {"3d": VOLUME_MODELS},
+    "3d": {"3d": VOLUME_MODEL_NAMES},
 }
 
 # ---- recipes ---------------------------------------------------------------------------------
