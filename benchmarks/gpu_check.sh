@@ -4,6 +4,10 @@
 # the benchmark's markdown also goes to $OUT/gpu_fused.md. Exit status: non-zero if either failed.
 #
 #     bash benchmarks/gpu_check.sh            # PYTHON=... to pick the interpreter
+#
+# Wheels found in .whl/ (e.g. kornia and kornia_rs, for the TPS comparison, on a machine without a
+# package registry) are installed into a scratch folder first. Each part has its own time limit
+# (TESTS_LIMIT_S, BENCH_LIMIT_S), so a hang in one still leaves the other's output in the log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out_dir="${OUT:-results}"
@@ -12,6 +16,11 @@ log="$out_dir/gpu_log.txt"
 py="${PYTHON:-python}"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"  # works without `pip install -e .`
 unset TRITON_INTERPRET TORCHSTN_FORCE_TRITON
+export PYTHONUNBUFFERED=1
+if compgen -G ".whl/*.whl" > /dev/null; then
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/gpu_check_site .whl/*.whl && export PYTHONPATH="$PYTHONPATH:/tmp/gpu_check_site"
+fi
 
 {
   echo "# gpu_check: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -20,11 +29,11 @@ unset TRITON_INTERPRET TORCHSTN_FORCE_TRITON
 } | tee "$log"
 
 echo "## pytest tests/kernels" | tee -a "$log"
-"$py" -m pytest tests/kernels -q -rs -p no:cacheprovider 2>&1 | tee -a "$log"
+timeout "${TESTS_LIMIT_S:-240}" "$py" -m pytest tests/kernels -q -rs -p no:cacheprovider 2>&1 | tee -a "$log"
 tests_rc=${PIPESTATUS[0]}
 
 echo "## benchmarks/gpu_fused.py" | tee -a "$log"
-"$py" benchmarks/gpu_fused.py --out "$out_dir/gpu_fused.md" 2>&1 | tee -a "$log"
+timeout "${BENCH_LIMIT_S:-240}" "$py" benchmarks/gpu_fused.py --out "$out_dir/gpu_fused.md" 2>&1 | tee -a "$log"
 bench_rc=${PIPESTATUS[0]}
 
 echo "tests exit $tests_rc, benchmark exit $bench_rc" | tee -a "$log"

@@ -253,6 +253,29 @@ def test_global_flag_selects_deterministic_path(monkeypatch):
 # ------------------------------------------------------------------ dispatch and validation
 
 
+@requires_triton
+def test_kernels_read_only_constexpr_globals():
+    """Compiled Triton refuses a kernel that reads a plain module global (the interpreter allows
+    it): every global a jitted function names must be a module, a jitted function or a constexpr."""
+    import types
+
+    import triton.language as tl
+
+    kernels = importlib.import_module(KERNELS)
+    jitted = {name: obj for name, obj in vars(kernels).items()
+              if callable(getattr(obj, "fn", None)) and hasattr(obj.fn, "__code__")}
+    assert jitted, "no jitted functions found"
+    bad = []
+    for name, obj in jitted.items():
+        for ref in obj.fn.__code__.co_names:
+            value = vars(kernels).get(ref)
+            allowed = value is None or ref in jitted
+            if allowed or isinstance(value, (types.ModuleType, tl.constexpr)):
+                continue
+            bad.append(f"{name} reads {ref} = {value!r}")
+    assert not bad, "; ".join(bad)
+
+
 def test_import_does_not_import_triton():
     code = "import sys, torchstn, torchstn.kernels; assert 'triton' not in sys.modules"
     env = {k: v for k, v in os.environ.items() if k not in ENV}

@@ -28,7 +28,9 @@ import triton.language as tl
 KIND_AFFINE = 0
 KIND_PROJECTIVE = 1
 KIND_TPS = 2
-TINY_R2 = 1e-30  # r^2 log r^2 -> 0 at r = 0 without evaluating log(0)
+# compiled kernels may read a module global only when it is a tl.constexpr (the interpreter does not
+# enforce this; tests/kernels checks it)
+TINY_R2 = tl.constexpr(1e-30)  # r^2 log r^2 -> 0 at r = 0 without evaluating log(0)
 
 
 @triton.jit

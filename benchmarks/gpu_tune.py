@@ -1,0 +1,164 @@
+"""Launch-parameter sweep and a large-shape correctness check of the fused Triton warp, on CUDA.
+
+    python benchmarks/gpu_tune.py [--out results/gpu_tune.md]
+
+1. Correctness at the benchmark's shapes: the input gradient of the deterministic and the atomic
+   backward against F.affine_grid + F.grid_sample, with the worst element of each.
+2. A sweep of the kernels' launch constants (pixels per program, warps per program) at the affine
+   shapes of ``gpu_fused.py``, float32: forward, fwd+bwd atomic, fwd+bwd deterministic. The
+   library's defaults are the constants in ``torchstn.kernels.triton_sampler``.
+Without CUDA it says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import itertools
+import sys
+
+import torch
+import torch.nn.functional as F
+from common import header, table
+from gpu_fused import AFFINE_SHAPES, fwd_bwd, median_ms, random_affine
+
+from torchstn.kernels import fused_warp, triton_available
+
+REPEATS = 10
+CHECK_SHAPES = [(256, 3, 224, 224), (16, 3, 224, 224), (1024, 1, 60, 60)]
+DEVICE = "cuda"
+SWEEP = {  # module constant -> values tried (one constant at a time, others at their defaults)
+    "FWD_BLOCK": (256, 512, 1024, 2048),
+    "BWD_BLOCK": (128, 256, 512, 1024),
+    "GATHER_BLOCK": (64, 128, 256, 512),
+    "NUM_WARPS": (2, 4, 8),
+}
+
+
+def grads(x, theta, grad, det: bool | None) -> torch.Tensor:
+    """The input gradient (float32) of torch's path (``det=None``) or the fused one."""
+    h, w = x.shape[-2:]
+    if det is None:
+        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+        out = F.grid_sample(x, grid, align_corners=False)
+    else:
+        out = fused_warp(x, theta, (h, w), backend="triton", deterministic=det)
+    wrt = (x, theta) if theta.requires_grad else (x,)  # theta's gradient runs the partials too
+    return torch.autograd.grad(out, wrt, grad)[0].float()
+
+
+def worst(got: torch.Tensor, ref: torch.Tensor) -> str:
+    diff = (got - ref).abs()
+    at = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+    return (f"{diff.max().item():.3g} at {at}: {got[at].item():.4g} vs {ref[at].item():.4g}"
+            f" ({int((diff > 1e-2).sum())} > 1e-2)")
+
+
+def correctness_rows() -> list[dict]:
+    rows = []
+    for shape, dtype, theta_grad in itertools.product(
+            CHECK_SHAPES, (torch.float32, torch.bfloat16), (False, True)):
+        n = shape[0]
+        gen = torch.Generator().manual_seed(2)
+        x = torch.randn(shape, generator=gen).to(DEVICE, dtype).requires_grad_(True)
+        theta = random_affine(n, gen).to(DEVICE).requires_grad_(theta_grad)
+        grad = torch.randn(shape, generator=gen).to(DEVICE, dtype)
+        ref, det, atomic = (grads(x, theta, grad, d) for d in (None, True, False))
+        det2 = grads(x, theta, grad, True)
+        rows.append({"shape": str(shape), "dtype": str(dtype).split(".")[-1],
+                     "theta grad": theta_grad, "det - torch": worst(det, ref),
+                     "atomic - torch": worst(atomic, ref), "det - atomic": worst(det, atomic),
+                     "det bit-identical": torch.equal(det, det2)})
+    return rows
+
+
+def profile_text() -> str:
+    """Where the time of one fused fwd+bwd goes at the small affine shape (CPU vs CUDA)."""
+    shape = AFFINE_SHAPES[-1]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen).to(DEVICE).requires_grad_(True)
+    theta = random_affine(shape[0], gen).to(DEVICE).requires_grad_(True)
+    grad = torch.randn(shape, generator=gen).to(DEVICE)
+    out_hw = shape[-2:]
+    run = fwd_bwd(lambda a, t: fused_warp(a, t, out_hw, backend="triton"), x, theta, grad)
+    for _ in range(3):
+        run()
+    torch.cuda.synchronize()
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as prof:
+        for _ in range(10):
+            run()
+        torch.cuda.synchronize()
+    return "```\n" + prof.key_averages().table(sort_by="cpu_time_total", row_limit=20) + "\n```"
+
+
+def sweep_rows() -> list[dict]:
+    return [row for shape in AFFINE_SHAPES for row in sweep_shape(shape)]
+
+
+def sweep_shape(shape: tuple[int, int, int, int]) -> list[dict]:
+    kernels = importlib.import_module("torchstn.kernels.triton_sampler")
+    n, c, h, w = shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen).to(DEVICE).requires_grad_(True)
+    theta = random_affine(n, gen).to(DEVICE).requires_grad_(True)
+    grad = torch.randn(shape, generator=gen).to(DEVICE)
+
+    def fused(det):
+        return lambda a, t: fused_warp(a, t, (h, w), backend="triton", deterministic=det)
+
+    rows = []
+    for constant, values in SWEEP.items():
+        default = getattr(kernels, constant)
+        for value in values:
+            setattr(kernels, constant, value)
+            try:
+                with torch.no_grad():
+                    t_f = median_ms(lambda: fused(False)(x, theta), REPEATS)
+                t_a = median_ms(fwd_bwd(fused(False), x, theta, grad), REPEATS)
+                t_d = median_ms(fwd_bwd(fused(True), x, theta, grad), REPEATS)
+            finally:
+                setattr(kernels, constant, default)
+            rows.append({"shape": str(shape), "constant": constant,
+                         "value": f"{value}{' (default)' if value == default else ''}",
+                         "forward ms": t_f, "fwd+bwd atomic ms": t_a, "fwd+bwd det ms": t_d})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", help="also write the markdown report here")
+    parser.add_argument("--no-sweep", action="store_true", help="correctness and profile only")
+    args = parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        print("gpu_tune: no CUDA device here; this sweep needs a GPU (nothing measured).")
+        return 0
+    if not triton_available():
+        print("gpu_tune: CUDA is here but Triton is not (pip install 'torchstn[triton]').")
+        return 1
+    parts = [header("Fused Triton warp: large-shape correctness and launch-constant sweep"),
+             f"Card: {torch.cuda.get_device_name()}. Median of {REPEATS} CUDA-event timings."]
+    print("\n\n".join(parts), flush=True)
+    failed = 0
+    sections = [("### Input gradient against torch at the benchmark shapes",
+                 lambda: table(correctness_rows())),
+                ("### Profile of 10 fused fwd+bwd at the small affine shape", profile_text)]
+    if not args.no_sweep:
+        sections.append(("### Launch constants (float32, affine, zeros padding)",
+                         lambda: table(sweep_rows())))
+    for title, body in sections:
+        try:
+            text = f"{title}\n\n{body()}"
+        except Exception as error:  # noqa: BLE001 - reported, and the exit status says so
+            failed += 1
+            text = f"{title}\n\nFAILED: {type(error).__name__}: {error}"
+        print("\n" + text, flush=True)
+        parts.append(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n\n".join(parts) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
