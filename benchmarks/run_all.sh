@@ -24,11 +24,14 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 {
-  echo "# torchstn benchmarks (CPU)"
+  echo "# torchstn benchmarks"
   echo
   echo "Produced by \`${QUICK:+QUICK=$QUICK }bash benchmarks/run_all.sh $1 $threads\` on" \
-       "$(date -u +%Y-%m-%d) (UTC)."
+       "$(date -u +%Y-%m-%d) (UTC). The GPU section is"
+  echo "\`results/gpu/summary.md\`, measured on a lent GPU machine; the script copies it in and runs the CPU"
+  echo "benchmarks."
   echo
+  if [[ -f ../results/gpu/summary.md ]]; then cat ../results/gpu/summary.md; echo; fi
 } > "$tmp/0.md"
 
 "$py" transformer_speed.py --threads "$threads" --profile "${quick[@]}" --out "$tmp/1.md"

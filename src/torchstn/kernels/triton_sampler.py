@@ -364,6 +364,14 @@ GATHER_BLOCK = 128  # input pixels per program of the deterministic gathers
 MAX_BLOCK_C = 8  # channels per tile of the gathers
 MAX_AFFINE_CANDIDATES = 64  # larger support preimages (strong zoom-in) take the sorted gather
 NUM_WARPS = 4
+NUM_STAGES = 1  # the channel loops are not software-pipelined (the setting checked on the H200)
+# No a * b + c contraction into FMAs. With it, the float32 backward that computes both the input
+# gradient (atomics) and theta's partials gave wrong input gradients for 10 to 200 pixels of a
+# (32..256, 3, 224, 224) batch on an H200 (Triton 3.6), whenever a thread held two or more pixels:
+# most likely the sampling point was rounded differently where it picked the input pixel and where
+# it weighted it. Without contraction every copy rounds alike, and the same run gave right gradients
+# (benchmarks/gpu_bisect.py -> results/gpu/bisect.txt).
+FP_FUSION = False
 INT32_LIMIT = 2**31 - 1
 
 
@@ -379,7 +387,7 @@ def warp_forward(input, params, ctrl, kind: int, n_ctrl: int, out_size, border: 
     warp_forward_kernel[grid](
         input, params, ctrl, out, c, h, w, h_out, w_out,
         KIND=kind, N_PAR=params.shape[1], K=n_ctrl, BORDER=border, BLOCK=FWD_BLOCK,
-        num_warps=NUM_WARPS,
+        num_warps=NUM_WARPS, num_stages=NUM_STAGES, enable_fp_fusion=FP_FUSION,
     )
     return out
 
@@ -416,7 +424,7 @@ def warp_backward(input, grad_out, params, ctrl, kind: int, n_ctrl: int, border:
             c, h, w, h_out, w_out, blocks,
             KIND=kind, N_PAR=n_par, K=n_ctrl, BORDER=border,
             SCATTER=scatter, KEYS=keys_on, PARAM_GRAD=need_params, BLOCK=BWD_BLOCK,
-            num_warps=NUM_WARPS,
+            num_warps=NUM_WARPS, num_stages=NUM_STAGES, enable_fp_fusion=FP_FUSION,
         )
     grad_params = part.sum(1) if need_params else None
     grad_input = None
@@ -447,7 +455,8 @@ def _sorted_gather(input, grad_out, params, ctrl, keys, kind, n_ctrl, border):
     warp_gather_kernel[(triton.cdiv(h * w, GATHER_BLOCK), n)](
         grad_out, params, ctrl, perm, seg, grad_input, c, h, w, h_out, w_out,
         KIND=kind, N_PAR=params.shape[1], K=n_ctrl, BORDER=border,
-        BLOCK=GATHER_BLOCK, BLOCK_C=_channel_block(c), num_warps=NUM_WARPS,
+        BLOCK=GATHER_BLOCK, BLOCK_C=_channel_block(c),
+        num_warps=NUM_WARPS, num_stages=NUM_STAGES, enable_fp_fusion=FP_FUSION,
     )
     return grad_input
 
@@ -486,6 +495,6 @@ def _affine_gather(input, grad_out, params, inverse):
     warp_gather_affine_kernel[(triton.cdiv(h * w, GATHER_BLOCK), n)](
         grad_out, params, inverse, grad_input, c, h, w, h_out, w_out,
         N_PAR=params.shape[1], BLOCK=GATHER_BLOCK, BLOCK_C=_channel_block(c),
-        num_warps=NUM_WARPS,
+        num_warps=NUM_WARPS, num_stages=NUM_STAGES, enable_fp_fusion=FP_FUSION,
     )
     return grad_input
