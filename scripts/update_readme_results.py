@@ -82,6 +82,10 @@ def section() -> str:
         "3d", "3d-st3d-cnn.png",
         "3D MNIST (an extruded digit turned in 3D in a 60^3 volume; the paper reports pictures "
         "only; `results/3d.md`, with the learned projections):")
+    if (ROOT / "results" / "coloc_exploration.md").exists() and \
+            not (ROOT / "results" / "colocalisation.md").exists():
+        parts += ["", "Co-localisation (appendix A.2) is not reproduced yet; "
+                      "`results/coloc_exploration.md` records what was tried and measured."]
     return "\n".join([*parts, END])
 
 
