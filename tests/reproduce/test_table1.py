@@ -297,9 +297,15 @@ def test_ctrl_c_asks_the_child_to_save_and_waits_for_it(tmp_path):
             time.sleep(0.02)
         os.kill(os.getpid(), signal.SIGINT)
 
-    threading.Thread(target=press_ctrl_c, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        table1.run_child([sys.executable, "-c", CHILD, flag])
+    # a terminal's Ctrl-C, also when the suite itself runs in the background (`cmd &` starts
+    # with SIGINT ignored, and Python then installs no KeyboardInterrupt handler)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=press_ctrl_c, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            table1.run_child([sys.executable, "-c", CHILD, flag])
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert os.path.exists(flag + ".saved")
 
 
