@@ -81,3 +81,22 @@ def write_out(path: str | None, text: str) -> None:
     if path:
         with open(path, "w") as f:
             f.write(text)
+
+
+def report_sections(parts: list[str], sections: list[tuple[str, Callable[[], str]]],
+                    out: str | None) -> int:
+    """Print ``parts`` (the report's head), then each ``(title, body)`` section as it finishes,
+    so that a failing section loses only itself; write the whole report to ``out``. Returns the
+    exit status: 1 if any section failed."""
+    print("\n\n".join(parts), flush=True)
+    failed = 0
+    for title, body in sections:
+        try:
+            text = f"{title}\n\n{body()}"
+        except Exception as error:  # noqa: BLE001 - reported, and the exit status says so
+            failed += 1
+            text = f"{title}\n\nFAILED: {type(error).__name__}: {error}"
+        print("\n" + text, flush=True)
+        parts = [*parts, text]
+    write_out(out, "\n\n".join(parts) + "\n")
+    return 1 if failed else 0

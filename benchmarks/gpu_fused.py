@@ -22,7 +22,7 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from common import header, table
+from common import header, report_sections, table
 
 from torchstn.kernels import fused_warp, triton_available
 from torchstn.transforms import control_points
@@ -211,30 +211,17 @@ def main(argv: list[str] | None = None) -> int:
     peak_text = f"{peak / 1e12:.2f} TB/s" if peak else "unknown (fraction not shown)"
     sections = [
         ("### Affine (targets: forward >= 3x, fwd+bwd >= 2x, deterministic <= 1.5x atomic)",
-         lambda: [row for shape in AFFINE_SHAPES for dt in DTYPES
-                  for row in affine_rows(shape, dt, repeats, peak)]),
+         lambda: table([row for shape in AFFINE_SHAPES for dt in DTYPES
+                        for row in affine_rows(shape, dt, repeats, peak)])),
         (f"### TPS, {TPS_GRID ** 2} control points, {TPS_SHAPE}, fwd+bwd (target: >= 5x kornia)",
-         lambda: tps_rows(repeats)),
-        ("### Deterministic backward: two runs compared bit for bit", determinism_rows),
+         lambda: table(tps_rows(repeats))),
+        ("### Deterministic backward: two runs compared bit for bit",
+         lambda: table(determinism_rows())),
     ]
     parts = [header("Fused Triton warp vs F.affine_grid + F.grid_sample"),
              f"Card: {name}; peak memory bandwidth used for the fraction: {peak_text}. "
              f"Median of {repeats} CUDA-event timings."]
-    print("\n\n".join(parts), flush=True)
-    failed = 0
-    for title, rows in sections:  # each printed as it finishes: a failure loses only its own
-        try:
-            text = f"{title}\n\n{table(rows())}"
-        except Exception as error:  # noqa: BLE001 - reported, and the exit status says so
-            failed += 1
-            text = f"{title}\n\nFAILED: {type(error).__name__}: {error}"
-        print("\n" + text, flush=True)
-        parts.append(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write("\n\n".join(parts) + "\n")
-    return 1 if failed else 0
-
+    return report_sections(parts, sections, args.out)
 
 if __name__ == "__main__":
     sys.exit(main())

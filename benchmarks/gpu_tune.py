@@ -19,7 +19,7 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from common import header, table
+from common import header, report_sections, table
 from gpu_fused import AFFINE_SHAPES, fwd_bwd, median_ms, random_affine
 
 from torchstn.kernels import fused_warp, triton_available
@@ -138,26 +138,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     parts = [header("Fused Triton warp: large-shape correctness and launch-constant sweep"),
              f"Card: {torch.cuda.get_device_name()}. Median of {REPEATS} CUDA-event timings."]
-    print("\n\n".join(parts), flush=True)
-    failed = 0
     sections = [("### Input gradient against torch at the benchmark shapes",
                  lambda: table(correctness_rows())),
                 ("### Profile of 10 fused fwd+bwd at the small affine shape", profile_text)]
     if not args.no_sweep:
         sections.append(("### Launch constants (float32, affine, zeros padding)",
                          lambda: table(sweep_rows())))
-    for title, body in sections:
-        try:
-            text = f"{title}\n\n{body()}"
-        except Exception as error:  # noqa: BLE001 - reported, and the exit status says so
-            failed += 1
-            text = f"{title}\n\nFAILED: {type(error).__name__}: {error}"
-        print("\n" + text, flush=True)
-        parts.append(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write("\n\n".join(parts) + "\n")
-    return 1 if failed else 0
+    return report_sections(parts, sections, args.out)
 
 
 if __name__ == "__main__":
