@@ -33,8 +33,7 @@ def compile_kernel(kernel, types: dict[str, str], constants: dict[str, int]) -> 
     names = kernel.arg_names
     signature = {n: "constexpr" if n in constants else types[n] for n in names}
     source = ASTSource(kernel, signature, {(names.index(k),): v for k, v in constants.items()})
-    triton.compile(source, target=TARGET, options={
-        "num_warps": ks.NUM_WARPS, "num_stages": ks.NUM_STAGES, "enable_fp_fusion": ks.FP_FUSION})
+    triton.compile(source, target=TARGET, options=ks.launch_options())
 
 
 def jobs(everything: bool):

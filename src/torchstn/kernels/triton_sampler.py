@@ -375,6 +375,12 @@ FP_FUSION = False
 INT32_LIMIT = 2**31 - 1
 
 
+def launch_options() -> dict[str, object]:
+    """The compile options of every launch (read at call time: the tuning scripts set the
+    constants above)."""
+    return {"num_warps": NUM_WARPS, "num_stages": NUM_STAGES, "enable_fp_fusion": FP_FUSION}
+
+
 def warp_forward(input, params, ctrl, kind: int, n_ctrl: int, out_size, border: bool):
     """``(N, C, H_out, W_out)`` in the input's dtype. ``input`` contiguous, ``params`` float32
     ``(N, N_PAR)``, ``ctrl`` float32 ``(n_ctrl, 2)`` (any tensor when not TPS)."""
@@ -387,7 +393,7 @@ def warp_forward(input, params, ctrl, kind: int, n_ctrl: int, out_size, border: 
     warp_forward_kernel[grid](
         input, params, ctrl, out, c, h, w, h_out, w_out,
         KIND=kind, N_PAR=params.shape[1], K=n_ctrl, BORDER=border, BLOCK=FWD_BLOCK,
-        num_warps=NUM_WARPS, num_stages=NUM_STAGES, enable_fp_fusion=FP_FUSION,
+        **launch_options(),
     )
     return out
 
@@ -424,7 +430,7 @@ def warp_backward(input, grad_out, params, ctrl, kind: int, n_ctrl: int, border:
             c, h, w, h_out, w_out, blocks,
             KIND=kind, N_PAR=n_par, K=n_ctrl, BORDER=border,
             SCATTER=scatter, KEYS=keys_on, PARAM_GRAD=need_params, BLOCK=BWD_BLOCK,
-            num_warps=NUM_WARPS, num_stages=NUM_STAGES, enable_fp_fusion=FP_FUSION,
+            **launch_options(),
         )
     grad_params = part.sum(1) if need_params else None
     grad_input = None
@@ -455,8 +461,7 @@ def _sorted_gather(input, grad_out, params, ctrl, keys, kind, n_ctrl, border):
     warp_gather_kernel[(triton.cdiv(h * w, GATHER_BLOCK), n)](
         grad_out, params, ctrl, perm, seg, grad_input, c, h, w, h_out, w_out,
         KIND=kind, N_PAR=params.shape[1], K=n_ctrl, BORDER=border,
-        BLOCK=GATHER_BLOCK, BLOCK_C=_channel_block(c),
-        num_warps=NUM_WARPS, num_stages=NUM_STAGES, enable_fp_fusion=FP_FUSION,
+        BLOCK=GATHER_BLOCK, BLOCK_C=_channel_block(c), **launch_options(),
     )
     return grad_input
 
@@ -495,6 +500,6 @@ def _affine_gather(input, grad_out, params, inverse):
     warp_gather_affine_kernel[(triton.cdiv(h * w, GATHER_BLOCK), n)](
         grad_out, params, inverse, grad_input, c, h, w, h_out, w_out,
         N_PAR=params.shape[1], BLOCK=GATHER_BLOCK, BLOCK_C=_channel_block(c),
-        num_warps=NUM_WARPS, num_stages=NUM_STAGES, enable_fp_fusion=FP_FUSION,
+        **launch_options(),
     )
     return grad_input
