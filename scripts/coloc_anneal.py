@@ -17,15 +17,18 @@ measure) every 250 steps, then one RESULT line per digit.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from torchstn import SpatialTransformer, load_model
 from torchstn.data.sets import coloc_set
+from torchstn.sampler import sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from coloc_objective import CANVAS, CROP, crops_at, triplet_loss  # noqa: E402
@@ -54,6 +57,17 @@ def hit_rate(st: SpatialTransformer, x: torch.Tensor, boxes: torch.Tensor) -> fl
         return (inter / (size ** 2 + CROP * CROP - inter) > 0.5).float().mean().item()
 
 
+def blurred(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``x`` ``(N, 1, H, W)`` convolved with a Gaussian of ``sigma`` pixels (zero padding)."""
+    if sigma <= 0:
+        return x
+    r = math.ceil(3 * sigma)
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / sigma) ** 2)
+    k = k / k.sum()
+    x = F.conv2d(x, k.view(1, 1, 1, -1), padding=(0, r))
+    return F.conv2d(x, k.view(1, 1, -1, 1), padding=(r, 0))
+
+
 def fix_scale(st: SpatialTransformer, scale: float) -> None:
     """The regressor's scale output becomes the constant ``scale`` (row 0: weights 0, bias)."""
     with torch.no_grad():
@@ -75,9 +89,15 @@ def run(digit: int, args: argparse.Namespace, embed) -> float:
                   f"({time.time() - start:.0f} s)", flush=True)
         if step == args.steps:
             break
-        fix_scale(st, 1.0 + min(1.0, step / anneal_steps) * (FINAL_SCALE - 1.0))
+        progress = min(1.0, step / anneal_steps)
+        fix_scale(st, 1.0 + progress * (FINAL_SCALE - 1.0))
         corners = torch.randint(0, CANVAS - CROP + 1, (N_IMAGES, 2), generator=gen)
-        loss = triplet_loss(embed(st(x)), embed(crops_at(x, corners)), args.margin)
+        # the transformer samples a blurred canvas (sharp at the end of the curriculum): a digit
+        # out of view still pulls the crop towards it; the localisation net sees the sharp image
+        theta = st.params(x)
+        grid = st.transform.grid(theta, (CROP, CROP))
+        view = sample(blurred(x, args.blur * (1 - progress)), grid)
+        loss = triplet_loss(embed(view), embed(crops_at(x, corners)), args.margin)
         opt.zero_grad()
         loss.backward()
         st.regressor.weight.grad[0] = 0  # the scale follows the schedule, not the gradient
@@ -96,6 +116,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--anneal", type=float, default=0.7, help="share of steps to reach 28/84")
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--blur", type=float, default=0.0,
+                    help="Gaussian blur (pixels) of the sampled canvas at the start, annealed to 0")
     ap.add_argument("--margin", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--encoder", default="checkpoints/r/cnn-seed0.safetensors")
@@ -106,7 +128,12 @@ def main() -> None:
     enc = load_model(args.encoder).eval().requires_grad_(False)
 
     def embed(v: torch.Tensor) -> torch.Tensor:
-        return enc.classifier(enc.normalize(v)).softmax(1)
+        # an encoder for larger inputs (the RTS CNN: 42x42) sees the crop centred on black
+        side = enc.in_shape[-1]
+        if side > CROP:
+            lo = (side - CROP) // 2
+            v = F.pad(v, (lo, side - CROP - lo, lo, side - CROP - lo))
+        return enc(v).softmax(1)
 
     rates = [run(int(d), args, embed) for d in args.digits.split(",")]
     print(f"mean IoU > 0.5 over {len(rates)} digit classes: {sum(rates) / len(rates):.0%}")

@@ -1,10 +1,11 @@
-"""Copy the main tables of results/table1.md, addition.md and 3d.md into the README.
+"""Copy the main tables of results/table1.md, addition.md, 3d.md and colocalisation.md into
+the README.
 
     python scripts/update_readme_results.py [--check]
 
 The README's results section lies between ``<!-- results-table -->`` and
 ``<!-- /results-table -->``; everything between is rewritten from the reports (which
-``torchstn reproduce table1|addition|3d --report-only`` regenerate from the run folders).
+``torchstn reproduce table1|addition|3d|coloc --report-only`` regenerate from the run folders).
 ``--check`` rewrites nothing and exits 1 when the README is out of date.
 """
 
@@ -59,12 +60,13 @@ def figures() -> list[str]:
                      for path, t in found)]
 
 
-def experiment(name: str, picture: str, intro: str) -> list[str]:
-    """The main table of ``results/<name>.md`` after ``intro``, and its picture, if they exist."""
+def experiment(name: str, picture: str, intro: str, first: str = "| Model |") -> list[str]:
+    """The main table of ``results/<name>.md`` (from its line starting with ``first``) after
+    ``intro``, and its picture, if they exist."""
     report = ROOT / "results" / f"{name}.md"
     if not report.exists():
         return []
-    parts = ["", intro, "", *block(report, "| Model |", None)]
+    parts = ["", intro, "", *block(report, first, None)]
     if (ROOT / "results" / "figures" / picture).exists():
         parts += ["", f'<img src="results/figures/{picture}" alt="{name}" '
                       f'width="{2 * FIGURE_WIDTH}">']
@@ -82,6 +84,11 @@ def section() -> str:
         "3d", "3d-st3d-cnn.png",
         "3D MNIST (an extruded digit turned in 3D in a 60^3 volume; the paper reports pictures "
         "only; `results/3d.md`, with the learned projections):")
+    parts += experiment(
+        "colocalisation", "coloc.png",
+        "Co-localisation (share of each class's 100 images localised with IoU > 0.5, trained "
+        "with the triplet loss only; `results/colocalisation.md`, with the encoder and the scale "
+        "curriculum it uses, and the predicted boxes):", "| Setting |")
     if (ROOT / "results" / "coloc_exploration.md").exists() and \
             not (ROOT / "results" / "colocalisation.md").exists():
         parts += ["", "Co-localisation (appendix A.2) is not reproduced yet; "

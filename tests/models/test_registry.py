@@ -120,3 +120,20 @@ def test_absurd_records_are_refused_before_allocation(change):
     d = {**build_model("cnn", (1, 28, 28), 10).spec.to_dict(), **change}
     with pytest.raises(ValueError, match="model record"):
         ModelSpec.from_dict(d)
+
+
+def test_parallel_st_fcn_localisation_nets_see_the_input_pooled_per_copy():
+    spec = build_model("2xst-fcn-aff", (2, 42, 42), 19).spec
+    assert (spec.pool, spec.loc_pool, spec.localization_pool) == (2, 4, 4)
+    first = build_from_spec(spec).transformer.branches[0].localization
+    assert first[0].k == 4  # AvgPool(4): the net reads 2x10x10
+    assert build_model("st-fcn-aff", (2, 42, 42), 19).spec.loc_pool is None
+    assert build_model("2xst-cnn-aff", (2, 42, 42), 19).spec.loc_pool is None
+    # the record says so, and a record without it (made before) rebuilds the old nets
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+    old = {k: v for k, v in spec.to_dict().items() if k != "loc_pool"}
+    rebuilt = build_from_spec(ModelSpec.from_dict({**old, "widths": [35, 35]}))
+    assert rebuilt.spec.localization_pool == 2
+    assert rebuilt.transformer.branches[0].localization[0].k == 2
+    with pytest.raises(ValueError, match="loc_pool"):
+        ModelSpec.from_dict({**spec.to_dict(), "loc_pool": 0})

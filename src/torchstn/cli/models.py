@@ -22,7 +22,10 @@ def register(subparsers) -> None:
 
 
 def _cells(row: dict) -> list[str]:
-    return [row["model"], "/".join(map(str, row["widths"])), str(row["pool"]),
+    pool = str(row["pool"])
+    if row.get("loc_pool", row["pool"]) != row["pool"]:  # the localisation nets see less
+        pool += f" (loc {row['loc_pool']})"
+    return [row["model"], "/".join(map(str, row["widths"])), pool,
             f"{row['localization']:,}", f"{row['classifier']:,}", f"{row['total']:,}",
             f"{100 * row['vs_cnn']:+.1f}%"]
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..reproduce.coloc import ENCODER as COLOC_ENCODER
+from ..reproduce.coloc import N_IMAGES as COLOC_IMAGES
+from ..reproduce.coloc import RUNS_DIR as COLOC_RUNS_DIR
+from ..reproduce.coloc import ColocConfig
 from ..reproduce.figures import FIGURE_MODEL, FIGURE_ROWS
 from ..reproduce.recipes import DEFAULT_SEEDS
 from ..reproduce.table1 import CHECKPOINTS_DIR, RESULTS_DIR, RUNS_DIR
 
 
-def _common(p: argparse.ArgumentParser, runs_dir: str = RUNS_DIR) -> None:
+def _common(p: argparse.ArgumentParser, runs_dir: str = RUNS_DIR,
+            layout: str = "<dataset>/<model>/seed<k>") -> None:
     p.add_argument("--runs-dir", default=runs_dir,
-                   help=f"run folders <dataset>/<model>/seed<k> (default {runs_dir})")
+                   help=f"run folders {layout} (default {runs_dir})")
     p.add_argument("--results-dir", default=RESULTS_DIR,
                    help=f"where the report goes (default {RESULTS_DIR})")
     p.add_argument("--data-dir", "--data-root", dest="data_root",
@@ -39,10 +44,11 @@ def _train_options(t: argparse.ArgumentParser, experiment: str) -> None:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "reproduce", help="reproduce the paper's Table 1 and MNIST addition",
+        "reproduce", help="reproduce the paper's Table 1, MNIST addition, co-localisation and 3D",
         description="Reproduce the paper's experiments: `table1` trains, resumes, tests and "
                     "reports the distorted-MNIST table; `addition` the MNIST-addition "
-                    "experiment; `figures` draws the ST-CNNs.")
+                    "experiment; `coloc` co-localisation; `3d` the 3D experiment; `figures` "
+                    "draws the ST-CNNs.")
     sub = p.add_subparsers(dest="what", metavar="WHAT")
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
@@ -74,6 +80,35 @@ def register(subparsers) -> None:
     v.add_argument("--cells", help="3d:MODEL[,...], e.g. 3d:st3d-cnn (default: both models)")
     _train_options(v, "3d")
 
+    c = sub.add_parser(
+        "coloc", help="co-localisation (appendix A.2): localise each digit class, report",
+        description="For every digit class and setting (without and with clutter) not yet in "
+                    "<runs-dir>/<setting>/digit<k>.json, train an attention transformer on the "
+                    "class's 100 images with the triplet loss only (one to three minutes a class "
+                    "on one core), then write <results-dir>/colocalisation.json, "
+                    "colocalisation.md and figures/coloc.png.")
+    c.add_argument("--digits", default="0-9",
+                   help="classes, e.g. 3 or 0,1,2 or 0-9 (default 0-9)")
+    c.add_argument("--clutter", choices=("no", "yes", "both"), default="both",
+                   help="which setting(s) to run (default both)")
+    c.add_argument("--steps", type=int, default=ColocConfig.steps,
+                   help=f"Adam steps per class (default {ColocConfig.steps})")
+    c.add_argument("--anneal", type=float, default=ColocConfig.anneal,
+                   help="share of the steps over which the scale goes from 1 to 28/84 "
+                        f"(default {ColocConfig.anneal})")
+    c.add_argument("--lr", type=float, default=ColocConfig.lr,
+                   help=f"Adam learning rate (default {ColocConfig.lr})")
+    c.add_argument("--seed", type=int, default=ColocConfig.seed)
+    c.add_argument("--images", type=int, default=COLOC_IMAGES,
+                   help=f"images per class (default {COLOC_IMAGES}, the paper's)")
+    c.add_argument("--encoder", default=COLOC_ENCODER,
+                   help=f"the MNIST CNN whose softmax is the embedding (default {COLOC_ENCODER})")
+    c.add_argument("--report-only", action="store_true",
+                   help="localise nothing: (re)write the report from the result files")
+    c.add_argument("--no-figures", action="store_true", help="do not draw the figure")
+    _common(c, COLOC_RUNS_DIR, "<plain|clutter>/digit<k>.json")
+    c.set_defaults(func=run_coloc)
+
     f = sub.add_parser(
         "figures", help="Figure-1-style pictures of the trained ST-CNNs",
         description="For every distortion with a finished run of the model, write "
@@ -98,6 +133,45 @@ def run_table1(args: argparse.Namespace) -> int:
                    data_root=args.data_root, fake=args.fake_data,
                    progress=not args.no_progress, figures=not args.no_figures)
     return reproduce_table1(opts, dry_run=args.dry_run, report_only=args.report_only)
+
+
+def parse_digits(text: str) -> tuple[int, ...]:
+    """``"0-9"``, ``"3"``, ``"0,2,5"`` -> the digit classes."""
+    digits: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            digits += range(int(lo), int(hi or lo) + 1)
+    except ValueError:
+        raise ValueError(f"--digits: expected classes like 3, 0,2,5 or 0-9, got {text!r}") from None
+    if not digits or any(not 0 <= d <= 9 for d in digits):
+        raise ValueError(f"--digits: expected classes in 0..9, got {text!r}")
+    return tuple(dict.fromkeys(digits))
+
+
+def run_coloc(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..reproduce.coloc import reproduce_coloc
+    from ..train.data import check_data_root
+
+    if args.fake_data:
+        raise ValueError("torchstn reproduce coloc: --fake-data is not supported; pass "
+                         "--data-dir with (fake) MNIST files")
+    check_data_root(args.data_root)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = {"no": (False,), "yes": (True,), "both": (False, True)}[args.clutter]
+    cfg = ColocConfig(steps=args.steps, anneal=args.anneal, lr=args.lr, seed=args.seed)
+    # the command that redoes one class: the recipe spelled out, the class left to fill in
+    command = (f"torchstn reproduce coloc --digits DIGIT --clutter {{no,yes}} --steps {cfg.steps} "
+               f"--anneal {cfg.anneal} --lr {cfg.lr} --seed {cfg.seed} --images {args.images} "
+               f"--encoder {args.encoder}")
+    reproduce_coloc(parse_digits(args.digits), settings, cfg, encoder=args.encoder,
+                    runs_dir=args.runs_dir, results_dir=args.results_dir, root=args.data_root,
+                    report_only=args.report_only, figure=not args.no_figures, command=command,
+                    images=args.images)
+    return 0
 
 
 def run_figures(args: argparse.Namespace) -> int:

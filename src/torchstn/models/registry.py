@@ -14,6 +14,7 @@ narrower classifier.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,10 +70,16 @@ class ModelSpec:
     num_classes: int
     widths: tuple[int, ...]
     pool: int
+    loc_pool: int | None = None  # the ST-FCN localisation nets' input pool (None: ``pool``)
+
+    @property
+    def localization_pool(self) -> int:
+        return self.pool if self.loc_pool is None else self.loc_pool
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "in_shape": list(self.in_shape),
-                "num_classes": self.num_classes, "widths": list(self.widths), "pool": self.pool}
+        d = {"name": self.name, "in_shape": list(self.in_shape),
+             "num_classes": self.num_classes, "widths": list(self.widths), "pool": self.pool}
+        return d if self.loc_pool is None else {**d, "loc_pool": self.loc_pool}
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSpec:
@@ -80,7 +87,8 @@ class ModelSpec:
         try:
             spec = cls(name=str(d["name"]), in_shape=tuple(int(v) for v in d["in_shape"]),
                        num_classes=int(d["num_classes"]),
-                       widths=tuple(int(v) for v in d["widths"]), pool=int(d["pool"]))
+                       widths=tuple(int(v) for v in d["widths"]), pool=int(d["pool"]),
+                       loc_pool=None if d.get("loc_pool") is None else int(d["loc_pool"]))
         except (KeyError, TypeError, ValueError) as e:
             got = sorted(d) if isinstance(d, dict) else d
             raise ValueError(f"model record: expected name, in_shape, num_classes, widths, "
@@ -95,8 +103,11 @@ class ModelSpec:
         check_size(self.widths, len(self.widths) or 1, "model record widths")
         check_size(self.num_classes, 1, "model record num_classes")
         check_size(self.pool, 1, "model record pool")
-        if max(c, h, w) > MAX_SIDE or h < self.pool or w < self.pool:
-            raise ValueError(f"model record: in_shape {self.in_shape} with pool {self.pool} is "
+        check_size(self.localization_pool, 1, "model record loc_pool")
+        smallest = max(self.pool, self.localization_pool)
+        if max(c, h, w) > MAX_SIDE or h < smallest or w < smallest:
+            raise ValueError(f"model record: in_shape {self.in_shape} with pool {self.pool} and "
+                             f"loc_pool {self.localization_pool} is "
                              f"out of range (sides 1..{MAX_SIDE})")
         n = count_on_meta(_classifier_builder(kind),
                           _classifier_input(self.name, self.in_shape, self.pool),
@@ -161,9 +172,24 @@ def _classifier_input(name: str, in_shape: tuple[int, int, int], pool: int
     return _pooled(in_shape, pool, transformer_copies(name))
 
 
-def _transformer(name: str, in_shape: tuple[int, int, int], pool: int) -> nn.Module | None:
+def localization_pool(name: str, pool: int) -> int:
+    """The input pool of model ``name``'s ST-FCN localisation nets: ``pool`` (the classifier's),
+    times the number of copies for parallel ST-FCNs. Side by side, two nets that each see the
+    whole input at the classifier's resolution took half of the parameter budget on MNIST
+    addition (2x42x42) and left a classifier of two hidden layers of 35 units; seeing the input
+    pooled 4x instead, the classifier gets 58 units and the validation error of the 2xST-FCN Aff
+    fell from 16.09% to 9.93% at 70 epochs (``scripts/addition_explore.py``)."""
+    kind, transform = parse_name(name)
+    if kind != "fcn" or transform is None or name in VOLUME_MODELS:
+        return pool
+    return pool * transformer_copies(name)
+
+
+def _transformer(name: str, in_shape: tuple[int, int, int], pool: int,
+                 loc_pool: int | None = None) -> nn.Module | None:
     """The transformer(s) of model ``name``: None, one, :class:`ParallelTransformers`, or a
-    volume model's :class:`~torchstn.models.volume.VolumeView`."""
+    volume model's :class:`~torchstn.models.volume.VolumeView`. ``loc_pool``: the ST-FCN
+    localisation nets' input pool (default ``pool``)."""
     kind, transform = parse_name(name)
     if name in VOLUME_MODELS:
         return VolumeView(None if transform is None else volume_transformer(in_shape, pool), pool)
@@ -172,7 +198,7 @@ def _transformer(name: str, in_shape: tuple[int, int, int], pool: int) -> nn.Mod
 
     def one() -> SpatialTransformer:
         return (cnn_transformer(in_shape, transform) if kind == "cnn"
-                else fcn_transformer(in_shape, transform, pool))
+                else fcn_transformer(in_shape, transform, loc_pool or pool))
 
     copies = transformer_copies(name)
     return one() if copies == 1 else ParallelTransformers(*(one() for _ in range(copies)))
@@ -184,7 +210,7 @@ def build_from_spec(spec: ModelSpec) -> DigitClassifier:
     in_shape = check_size(tuple(spec.in_shape), 3, "in_shape")
     classifier = _classifier_builder(kind)(
         _classifier_input(spec.name, in_shape, spec.pool), spec.num_classes, spec.widths)
-    transformer = _transformer(spec.name, in_shape, spec.pool)
+    transformer = _transformer(spec.name, in_shape, spec.pool, spec.localization_pool)
     # a volume model's view pools by itself; the classifier reads it as it is
     pool = 1 if spec.name in VOLUME_MODELS else spec.pool
     model = DigitClassifier(classifier, in_shape, transformer, pool)
@@ -225,7 +251,7 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int) -> M
     # built only to be counted: on a forked RNG, so that the spec cache being cold or warm
     # cannot change the random draws of the model built next (its initialisation)
     with torch.random.fork_rng(devices=[]):
-        transformer = _transformer(name, in_shape, pool)
+        transformer = _transformer(name, in_shape, pool, localization_pool(name, pool))
     loc = 0 if transformer is None else count_parameters(transformer)
     pooled = _pooled(in_shape, pool, transformer_copies(name))
     build = _classifier_builder(kind)
@@ -240,7 +266,9 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int) -> M
             f"model {name!r} cannot be matched to the CNN's {target} parameters on inputs "
             f"{in_shape}: the best width gives {total} (localisation net {loc})"
         )
-    return ModelSpec(name, in_shape, num_classes, _widths(kind, w), pool)
+    loc_pool = localization_pool(name, pool)
+    return ModelSpec(name, in_shape, num_classes, _widths(kind, w), pool,
+                     None if loc_pool == pool else loc_pool)
 
 
 def build_model(
@@ -250,7 +278,7 @@ def build_model(
     """Model ``name`` for inputs ``(C, H, W)`` with parameter-matched widths (or ``widths``)."""
     spec = model_spec(name, tuple(in_shape), num_classes)
     if widths is not None:
-        spec = ModelSpec(spec.name, spec.in_shape, spec.num_classes, tuple(widths), spec.pool)
+        spec = dataclasses.replace(spec, widths=tuple(widths))
     return build_from_spec(spec)
 
 
@@ -312,7 +340,8 @@ def parameter_table(dataset: str, names: tuple[str, ...] | None = None) -> list[
             raise ValueError(f"model {name!r} on {dataset!r} has {total} parameters, over the "
                              f"{MAX_PARAMS} limit")
         rows.append({"model": name, "widths": list(model.spec.widths), "pool": model.spec.pool,
-                     "localization": loc, "classifier": total - loc, "total": total,
+                     "loc_pool": model.spec.localization_pool, "localization": loc,
+                     "classifier": total - loc, "total": total,
                      "vs_cnn": total / cnn_total - 1})
     order = {n: i for i, n in enumerate(names)}
     return sorted(rows, key=lambda r: order.get(r["model"], -1))

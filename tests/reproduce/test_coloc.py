@@ -1,0 +1,176 @@
+"""Co-localisation (``torchstn reproduce coloc``): the loss, the boxes, the loop and the driver."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from torchstn import save_model
+from torchstn.cli.main import main
+from torchstn.cli.reproduce import parse_digits
+from torchstn.models import build_model
+from torchstn.reproduce import coloc
+
+
+def write_fake_mnist(root):
+    """The four MNIST files with 40 random digits a split, labels cycling 0..9."""
+    import numpy as np
+
+    from torchstn.data import mnist
+    from torchstn.data.idx import write_idx
+
+    rng = np.random.default_rng(0)
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    for split in ("train", "test"):
+        image_name, label_name, _ = mnist.SPLITS[split]
+        write_idx(folder / image_name, rng.integers(0, 256, (40, 28, 28), dtype=np.uint8))
+        write_idx(folder / label_name, (np.arange(40) % 10).astype(np.uint8))
+    return root
+
+
+def test_triplet_loss_known_answers():
+    z = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    # each view 1 from the other and 0 from its random crop: every pair pays 1 - 0 + 1
+    assert coloc.triplet_loss(z, z.clone()).item() == pytest.approx(2.0)
+    # random crops 3 away (9 squared): every hinge is inactive
+    assert coloc.triplet_loss(z, z + torch.tensor([0.0, 3.0])).item() == 0.0
+    # margin 0.5, crops 1 away: pair (0, 1) pays 1 - 1 + 0.5; the diagonal does not count
+    three = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+    far = three + torch.tensor([0.0, 1.0])
+    # pairs (0,1), (1,0), (1,2), (2,1): 0.5 each; (0,2), (2,0): 0 - 1 + 0.5 -> 0
+    assert coloc.triplet_loss(three, far, 0.5).item() == pytest.approx(4 * 0.5 / 6)
+
+
+def test_triplet_loss_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="N >= 2"):
+        coloc.triplet_loss(torch.zeros(1, 3), torch.zeros(1, 3))
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        coloc.triplet_loss(torch.zeros(4, 3), torch.zeros(4, 2))
+
+
+def test_random_crops_are_slices_at_the_drawn_places():
+    x = torch.rand(5, 2, 30, 40)
+    crops = coloc.random_crops(x, torch.Generator().manual_seed(7), size=8)
+    g = torch.Generator().manual_seed(7)
+    top = torch.randint(0, 23, (5,), generator=g)
+    left = torch.randint(0, 33, (5,), generator=g)
+    assert crops.shape == (5, 2, 8, 8)
+    for i in range(5):
+        assert torch.equal(crops[i], x[i, :, top[i]:top[i] + 8, left[i]:left[i] + 8])
+
+
+def test_boxes_and_iou_known_answers():
+    params = torch.tensor([[1.0, 0.0, 0.0], [1 / 3, 0.0, 0.0], [1 / 3, -2 / 3, 0.5]])
+    boxes = coloc.boxes_from_params(params)
+    expected = torch.tensor([[0, 0, 84, 84], [28, 28, 56, 56], [0, 49, 28, 77]], dtype=torch.float)
+    assert torch.allclose(boxes, expected, atol=1e-4)
+    a = torch.tensor([[0.0, 0, 2, 2], [0, 0, 2, 2], [0, 0, 2, 2]])
+    b = torch.tensor([[0.0, 0, 2, 2], [1, 0, 3, 2], [5, 5, 6, 6]])
+    assert torch.allclose(coloc.box_iou(a, b), torch.tensor([1.0, 2 / 6, 0.0]))
+
+
+def test_the_box_is_what_the_transformer_samples():
+    """At an integer-aligned box the attention view is exactly that crop of the canvas (the
+    coordinate convention of boxes_from_params is the sampler's)."""
+    st = coloc.coloc_transformer()
+    x = torch.rand(2, 1, 84, 84)
+    with torch.no_grad():
+        st.regressor.bias.copy_(torch.tensor([1 / 3, -2 / 3, 0.5]))
+        out = st(x)
+    x0, y0, x1, y1 = coloc.boxes_from_params(st.last_params)[0].round().int().tolist()
+    assert (x0, y0, x1, y1) == (0, 49, 28, 77)
+    assert torch.allclose(out, x[:, :, y0:y1, x0:x1], atol=1e-5)
+
+
+def test_transformer_starts_at_the_identity_and_scale_follows_the_curriculum():
+    st = coloc.coloc_transformer()
+    st(torch.rand(3, 1, 84, 84))
+    assert torch.allclose(st.last_params, torch.tensor([[1.0, 0.0, 0.0]] * 3))
+    cfg = coloc.ColocConfig(steps=100, anneal=0.5)
+    assert coloc.scale_at(0, cfg) == 1.0
+    assert coloc.scale_at(25, cfg) == pytest.approx((1 + 1 / 3) / 2)
+    assert coloc.scale_at(50, cfg) == coloc.scale_at(100, cfg) == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("bad", [{"steps": 0}, {"anneal": 0.0}, {"anneal": 1.5}, {"lr": -1.0},
+                                 {"margin": 0.0}])
+def test_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        coloc.ColocConfig(**bad)
+
+
+def test_softmax_embedding_pads_to_the_encoder_and_is_frozen():
+    enc = build_model("cnn", (1, 42, 42), 10)
+    embed = coloc.softmax_embedding(enc)
+    v = torch.rand(4, 1, 28, 28, requires_grad=True)
+    p = embed(v)
+    assert p.shape == (4, 10) and torch.allclose(p.sum(1), torch.ones(4))
+    padded = torch.nn.functional.pad(v.detach(), (7, 7, 7, 7))
+    assert torch.allclose(p, enc(padded).softmax(1))
+    p.sum().backward()
+    assert v.grad is not None and all(q.grad is None for q in enc.parameters())
+
+
+def test_localise_trains_the_translation_only():
+    x = torch.rand(6, 1, 84, 84)
+    embed = coloc.softmax_embedding(build_model("cnn", (1, 28, 28), 10))
+    st, loss = coloc.localise(x, embed, coloc.ColocConfig(steps=4, anneal=0.5, lr=1e-2))
+    assert loss == loss  # finite, not NaN
+    st(x)
+    scale, shift = st.last_params[:, 0], st.last_params[:, 1:]
+    assert torch.allclose(scale, torch.full((6,), 1 / 3))
+    assert shift.abs().sum() > 0  # the translation moved away from the identity's
+
+
+def test_parse_digits():
+    assert parse_digits("0-9") == tuple(range(10))
+    assert parse_digits("3") == (3,)
+    assert parse_digits("5,0-2,1") == (5, 0, 1, 2)
+    for bad in ("x", "3-11", "", "-1"):
+        with pytest.raises(ValueError, match="--digits"):
+            parse_digits(bad)
+
+
+def test_driver_writes_one_file_per_class_skips_done_ones_and_reports(tmp_path, capsys):
+    root = write_fake_mnist(tmp_path / "data")
+    encoder = tmp_path / "enc.safetensors"
+    save_model(build_model("cnn", (1, 42, 42), 10), encoder)
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    args = ["reproduce", "coloc", "--digits", "1,2", "--clutter", "both", "--steps", "2",
+            "--images", "4", "--encoder", str(encoder), "--runs-dir", str(runs),
+            "--results-dir", str(results), "--data-dir", str(root), "--threads", "1",
+            "--no-figures"]
+    assert main(args) == 0
+    files = sorted(p.relative_to(runs).as_posix() for p in runs.rglob("*.json"))
+    assert files == ["clutter/digit1.json", "clutter/digit2.json", "plain/digit1.json",
+                     "plain/digit2.json"]
+    rows = json.loads((results / "colocalisation.json").read_text())
+    assert [(r["digit"], r["clutter"]) for r in rows] == [(1, False), (2, False), (1, True),
+                                                         (2, True)]
+    for r in rows:
+        assert 0.0 <= r["localised"] <= 1.0 and r["images"] == 4 and len(r["boxes"]) == 3
+        assert r["config"]["steps"] == 2 and "--steps 2" in r["command"]
+    md = (results / "colocalisation.md").read_text()
+    assert f"| no clutter | not run | {100 * rows[0]['localised']:.0f} |" in md
+    # done classes are skipped: no encoder needed any more
+    encoder.unlink()
+    assert main(args) == 0
+    # results made with another recipe are not mixed into one report
+    assert main([*args[:7], "3", *args[8:]]) != 0
+    assert "other settings" in capsys.readouterr().err
+    # the report alone
+    (results / "colocalisation.md").unlink()
+    assert main([*args, "--report-only"]) == 0
+    assert (results / "colocalisation.md").exists()
+
+
+def test_driver_names_a_missing_encoder(tmp_path, capsys):
+    root = write_fake_mnist(tmp_path / "data")
+    assert main(["reproduce", "coloc", "--digits", "1", "--clutter", "no", "--steps", "1",
+              "--images", "4", "--encoder", str(tmp_path / "none.safetensors"),
+              "--runs-dir", str(tmp_path / "r"), "--results-dir", str(tmp_path / "o"),
+              "--data-dir", str(root)]) != 0
+    assert "encoder" in capsys.readouterr().err
