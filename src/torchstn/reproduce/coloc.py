@@ -212,17 +212,16 @@ def run_class(digit: int, clutter: bool, embed: Callable[[Tensor], Tensor], cfg:
     IoU, the first boxes, provenance)."""
     from ..data import coloc_set
 
-    n = images
-    images, boxes = coloc_set(digit, n, clutter=clutter, root=root)
+    x, boxes = coloc_set(digit, images, clutter=clutter, root=root)
     start = time.perf_counter()
-    st, loss = localise(images, embed, cfg, log, f"digit {digit}{' clutter' if clutter else ''} ")
+    st, loss = localise(x, embed, cfg, log, f"digit {digit}{' clutter' if clutter else ''} ")
     wall = time.perf_counter() - start
-    pred = predict_boxes(st, images)
+    pred = predict_boxes(st, x)
     iou = box_iou(pred, boxes)
     return {
         "digit": digit, "clutter": clutter,
         "localised": float((iou > IOU_THRESHOLD).float().mean()),
-        "mean_iou": float(iou.mean()), "final_loss": loss, "images": n,
+        "mean_iou": float(iou.mean()), "final_loss": loss, "images": images,
         "boxes": [[round(v, 2) for v in b] for b in pred[:FIGURE_IMAGES].tolist()],
         "config": asdict(cfg), "wall_time_s": round(wall, 1),
         **git_commit(), **machine_info(torch.get_num_threads(), "cpu"), "finished": now(),
