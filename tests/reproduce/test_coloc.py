@@ -96,7 +96,7 @@ def test_transformer_starts_at_the_identity_and_scale_follows_the_curriculum():
 
 
 @pytest.mark.parametrize("bad", [{"steps": 0}, {"anneal": 0.0}, {"anneal": 1.5}, {"lr": -1.0},
-                                 {"margin": 0.0}])
+                                 {"margin": 0.0}, {"restarts": 0}])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         coloc.ColocConfig(**bad)
@@ -125,6 +125,19 @@ def test_localise_trains_the_translation_only():
     assert shift.abs().sum() > 0  # the translation moved away from the identity's
 
 
+def test_restarts_keep_the_run_of_lowest_mean_loss():
+    x = torch.rand(6, 1, 84, 84)
+    embed = coloc.softmax_embedding(build_model("cnn", (1, 28, 28), 10))
+    cfg = coloc.ColocConfig(steps=3, anneal=0.5, lr=1e-2, seed=4, restarts=3)
+    st, losses, kept = coloc.localise_best(x, embed, cfg)
+    assert len(losses) == 3 and losses[kept] == min(losses)
+    # restart k is the plain run from seed 4 + k, scored on the same fixed crops
+    again, _ = coloc.localise(x, embed, coloc.ColocConfig(steps=3, anneal=0.5, lr=1e-2,
+                                                          seed=4 + kept))
+    assert coloc.mean_loss(again, x, embed, cfg) == pytest.approx(losses[kept])
+    assert torch.equal(again.regressor.bias, st.regressor.bias)
+
+
 def test_parse_digits():
     assert parse_digits("0-9") == tuple(range(10))
     assert parse_digits("3") == (3,)
@@ -140,6 +153,7 @@ def test_driver_writes_one_file_per_class_skips_done_ones_and_reports(tmp_path, 
     save_model(build_model("cnn", (1, 42, 42), 10), encoder)
     runs, results = tmp_path / "runs", tmp_path / "results"
     args = ["reproduce", "coloc", "--digits", "1,2", "--clutter", "both", "--steps", "2",
+            "--restarts", "2",
             "--images", "4", "--encoder", str(encoder), "--runs-dir", str(runs),
             "--results-dir", str(results), "--data-dir", str(root), "--threads", "1",
             "--no-figures"]
@@ -153,12 +167,14 @@ def test_driver_writes_one_file_per_class_skips_done_ones_and_reports(tmp_path, 
     for r in rows:
         assert 0.0 <= r["localised"] <= 1.0 and r["images"] == 4 and len(r["boxes"]) == 3
         assert r["config"]["steps"] == 2 and "--steps 2" in r["command"]
+        assert len(r["restart_losses"]) == 2 and r["final_loss"] == min(r["restart_losses"])
     md = (results / "colocalisation.md").read_text()
     assert f"| no clutter | not run | {100 * rows[0]['localised']:.0f} |" in md
     # done classes are skipped: no encoder needed any more
     encoder.unlink()
     assert main(args) == 0
     # results made with another recipe are not mixed into one report
+    assert args[6:8] == ["--steps", "2"]
     assert main([*args[:7], "3", *args[8:]]) != 0
     assert "other settings" in capsys.readouterr().err
     # the report alone
