@@ -153,7 +153,7 @@ def test_driver_writes_one_file_per_class_skips_done_ones_and_reports(tmp_path, 
     save_model(build_model("cnn", (1, 42, 42), 10), encoder)
     runs, results = tmp_path / "runs", tmp_path / "results"
     args = ["reproduce", "coloc", "--digits", "1,2", "--clutter", "both", "--steps", "2",
-            "--restarts", "2",
+            "--restarts", "2", "--split", "test",
             "--images", "4", "--encoder", str(encoder), "--runs-dir", str(runs),
             "--results-dir", str(results), "--data-dir", str(root), "--threads", "1",
             "--no-figures"]
@@ -168,6 +168,7 @@ def test_driver_writes_one_file_per_class_skips_done_ones_and_reports(tmp_path, 
         assert 0.0 <= r["localised"] <= 1.0 and r["images"] == 4 and len(r["boxes"]) == 3
         assert r["config"]["steps"] == 2 and "--steps 2" in r["command"]
         assert len(r["restart_losses"]) == 2 and r["final_loss"] == min(r["restart_losses"])
+        assert r["split"] == "test" and "--split test" in r["command"]
     md = (results / "colocalisation.md").read_text()
     assert f"| no clutter | not run | {100 * rows[0]['localised']:.0f} |" in md
     # done classes are skipped: no encoder needed any more

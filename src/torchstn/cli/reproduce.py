@@ -103,6 +103,9 @@ def register(subparsers) -> None:
     c.add_argument("--restarts", type=int, default=ColocConfig.restarts,
                    help="runs per class from seeds SEED, SEED+1, ...; the one of lowest loss is "
                         f"kept (default {ColocConfig.restarts})")
+    c.add_argument("--split", choices=("train", "test"), default="train",
+                   help="the MNIST split the class's images come from (default train; test: a "
+                        "check on digits the recipe was not chosen on)")
     c.add_argument("--images", type=int, default=COLOC_IMAGES,
                    help=f"images per class (default {COLOC_IMAGES}, the paper's)")
     c.add_argument("--encoder", default=COLOC_ENCODER,
@@ -171,12 +174,12 @@ def run_coloc(args: argparse.Namespace) -> int:
     # the command that redoes one class: the recipe spelled out, the class left to fill in
     command = (f"torchstn reproduce coloc --digits DIGIT --clutter {{no,yes}} --steps {cfg.steps} "
                f"--anneal {cfg.anneal} --lr {cfg.lr} --seed {cfg.seed} --restarts {cfg.restarts} "
-               f"--images {args.images} "
+               f"--images {args.images} --split {args.split} "
                f"--encoder {args.encoder}")
     reproduce_coloc(parse_digits(args.digits), settings, cfg, encoder=args.encoder,
                     runs_dir=args.runs_dir, results_dir=args.results_dir, root=args.data_root,
                     report_only=args.report_only, figure=not args.no_figures, command=command,
-                    images=args.images)
+                    images=args.images, split=args.split)
     return 0
 
 
