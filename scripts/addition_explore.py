@@ -20,6 +20,7 @@ ST-FCNs now use the latter (`torchstn.models.registry.localization_pool`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -29,30 +30,19 @@ import torchstn.train.loop as loop
 from torchstn.data.sets import VALIDATION_SIZE, validation_set
 from torchstn.evaluate import evaluate
 from torchstn.models import registry
-from torchstn.models.classifiers import Normalize, count_parameters, fcn_classifier
-from torchstn.models.pooling import AvgPool
-from torchstn.models.st_models import LOC_FCN_HIDDEN, DigitClassifier
-from torchstn.modules import ParallelTransformers, SpatialTransformer, fc_localization
+from torchstn.models.classifiers import count_parameters, fcn_classifier
+from torchstn.models.st_models import DigitClassifier
 from torchstn.reproduce.recipes import RECIPES
 from torchstn.train.config import TrainConfig
 
 MNIST_TRAIN = 60_000
 
 
-def transformer(in_shape: tuple[int, int, int], transform: str, loc_pool: int) -> nn.Module:
-    """The ST-FCN transformer of the registry, its localisation net seeing ``loc_pool``x less."""
-    c, h, w = in_shape
-    loc = nn.Sequential(AvgPool(loc_pool), Normalize(),
-                        fc_localization((c, h // loc_pool, w // loc_pool), LOC_FCN_HIDDEN))
-    return SpatialTransformer(loc, transform, out_size=in_shape[1:], in_shape=in_shape)
-
-
 def build(name: str, in_shape, num_classes: int, loc_pool: int) -> DigitClassifier:
     """``name`` (a ``2xst-fcn-*`` model) with parameter-matched classifier widths."""
     spec = registry.model_spec(name, tuple(in_shape), num_classes)
     target = count_parameters(registry.build_model("cnn", in_shape, num_classes))
-    _, family = registry.parse_name(name)
-    st = ParallelTransformers(*(transformer(in_shape, family, loc_pool) for _ in range(2)))
+    st = registry._transformer(name, tuple(in_shape), spec.pool, loc_pool)
     loc = count_parameters(st)
     pooled = registry._pooled(tuple(in_shape), spec.pool, 2)
 
@@ -62,7 +52,8 @@ def build(name: str, in_shape, num_classes: int, loc_pool: int) -> DigitClassifi
     width = registry.fit_width(count, target)
     model = DigitClassifier(fcn_classifier(pooled, num_classes, (width, width)), in_shape, st,
                             spec.pool)
-    model.spec = spec  # saved beside the weights; the run's files are not meant for load_model
+    model.spec = dataclasses.replace(spec, widths=(width, width),
+                                     loc_pool=None if loc_pool == spec.pool else loc_pool)
     print(f"{name} loc-pool {loc_pool}: localisation {loc}, classifier widths {width}/{width}, "
           f"total {count_parameters(model)} (CNN {target})", flush=True)
     return model

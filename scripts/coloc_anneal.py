@@ -5,7 +5,7 @@
 
 The paper's localisation net (conv 8 9x9 stride 4, max-pool 2, fc 8, fc 8, fc 3) drives an
 attention transformer (scale, tx, ty) over the 100 images of one digit class (84x84,
-``coloc_set``). The only loss is the triplet hinge of ``coloc_objective.triplet_loss``: the
+``coloc_set``). The only loss is the triplet hinge of ``torchstn.reproduce.coloc.triplet_loss``: the
 encoder's softmax of each 28x28 output against the other images' outputs and against a random
 28x28 crop of the same image. The transformer starts at the identity (the whole canvas in view).
 With the scale learned it zooms *out* (views that all look alike satisfy the loss), so here the
@@ -28,10 +28,17 @@ from torch import nn
 
 from torchstn import SpatialTransformer, load_model
 from torchstn.data.sets import coloc_set
+from torchstn.reproduce.coloc import (
+    box_iou,
+    hold_scale,
+    predict_boxes,
+    softmax_embedding,
+    triplet_loss,
+)
 from torchstn.sampler import sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from coloc_objective import CANVAS, CROP, crops_at, triplet_loss  # noqa: E402
+from coloc_objective import CANVAS, CROP, crops_at  # noqa: E402
 
 N_IMAGES = 100
 FINAL_SCALE = CROP / CANVAS
@@ -46,15 +53,7 @@ def localiser() -> SpatialTransformer:
 
 def hit_rate(st: SpatialTransformer, x: torch.Tensor, boxes: torch.Tensor) -> float:
     """Share of images whose predicted box has IoU > 0.5 with the true 28x28 box."""
-    with torch.no_grad():
-        st(x)
-        scale, shift = st.last_params[:, 0], st.last_params[:, 1:]
-        size = scale * CANVAS
-        centre = (shift + 1) * CANVAS / 2  # normalised -> pixels
-        lo, hi = centre - size[:, None] / 2, centre + size[:, None] / 2
-        true_lo, true_hi = boxes[:, :2].float(), boxes[:, 2:].float()
-        inter = (torch.minimum(hi, true_hi) - torch.maximum(lo, true_lo)).clamp(min=0).prod(1)
-        return (inter / (size ** 2 + CROP * CROP - inter) > 0.5).float().mean().item()
+    return (box_iou(predict_boxes(st, x), boxes) > 0.5).float().mean().item()
 
 
 def blurred(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -66,13 +65,6 @@ def blurred(x: torch.Tensor, sigma: float) -> torch.Tensor:
     k = k / k.sum()
     x = F.conv2d(x, k.view(1, 1, 1, -1), padding=(0, r))
     return F.conv2d(x, k.view(1, 1, -1, 1), padding=(r, 0))
-
-
-def fix_scale(st: SpatialTransformer, scale: float) -> None:
-    """The regressor's scale output becomes the constant ``scale`` (row 0: weights 0, bias)."""
-    with torch.no_grad():
-        st.regressor.weight[0].zero_()
-        st.regressor.bias[0] = scale
 
 
 def run(digit: int, args: argparse.Namespace, embed) -> float:
@@ -90,7 +82,7 @@ def run(digit: int, args: argparse.Namespace, embed) -> float:
         if step == args.steps:
             break
         progress = min(1.0, step / anneal_steps)
-        fix_scale(st, 1.0 + progress * (FINAL_SCALE - 1.0))
+        hold_scale(st, 1.0 + progress * (FINAL_SCALE - 1.0))
         corners = torch.randint(0, CANVAS - CROP + 1, (N_IMAGES, 2), generator=gen)
         # the transformer samples a blurred canvas (sharp at the end of the curriculum): a digit
         # out of view still pulls the crop towards it; the localisation net sees the sharp image
@@ -125,15 +117,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    enc = load_model(args.encoder).eval().requires_grad_(False)
-
-    def embed(v: torch.Tensor) -> torch.Tensor:
-        # an encoder for larger inputs (the RTS CNN: 42x42) sees the crop centred on black
-        side = enc.in_shape[-1]
-        if side > CROP:
-            lo = (side - CROP) // 2
-            v = F.pad(v, (lo, side - CROP - lo, lo, side - CROP - lo))
-        return enc(v).softmax(1)
+    # an encoder for larger inputs (the RTS CNN: 42x42) sees the crop centred on black
+    embed = softmax_embedding(load_model(args.encoder))
 
     rates = [run(int(d), args, embed) for d in args.digits.split(",")]
     print(f"mean IoU > 0.5 over {len(rates)} digit classes: {sum(rates) / len(rates):.0%}")

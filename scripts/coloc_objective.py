@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 
 import torch
-import torch.nn.functional as F
 
 from torchstn import load_model
 from torchstn.data.sets import coloc_set
+from torchstn.reproduce.coloc import triplet_loss
 from torchstn.sampler import sample
 from torchstn.transforms import get_transform
 
@@ -33,13 +33,6 @@ def crops_at(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     """28x28 crops ``(N, 1, 28, 28)`` of ``x`` ``(N, 1, 84, 84)`` with top-left ``pos`` (x, y)."""
     return torch.stack([x[i, :, y:y + CROP, x0:x0 + CROP]
                         for i, (x0, y) in enumerate(pos.tolist())])
-
-
-def triplet_loss(z: torch.Tensor, z_rand: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
-    d = torch.cdist(z, z).square()
-    hinge = F.relu(d - (z - z_rand).square().sum(1)[:, None] + margin)
-    n = z.shape[0]
-    return (hinge.sum() - hinge.diagonal().sum()) / (n * (n - 1))
 
 
 def main() -> None:

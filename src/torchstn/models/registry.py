@@ -250,8 +250,9 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int) -> M
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
     # built only to be counted: on a forked RNG, so that the spec cache being cold or warm
     # cannot change the random draws of the model built next (its initialisation)
+    loc_pool = localization_pool(name, pool)
     with torch.random.fork_rng(devices=[]):
-        transformer = _transformer(name, in_shape, pool, localization_pool(name, pool))
+        transformer = _transformer(name, in_shape, pool, loc_pool)
     loc = 0 if transformer is None else count_parameters(transformer)
     pooled = _pooled(in_shape, pool, transformer_copies(name))
     build = _classifier_builder(kind)
@@ -266,7 +267,6 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int) -> M
             f"model {name!r} cannot be matched to the CNN's {target} parameters on inputs "
             f"{in_shape}: the best width gives {total} (localisation net {loc})"
         )
-    loc_pool = localization_pool(name, pool)
     return ModelSpec(name, in_shape, num_classes, _widths(kind, w), pool,
                      None if loc_pool == pool else loc_pool)
 

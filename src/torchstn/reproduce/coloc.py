@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..coords import denormalize_points
 from ..data.clutter import COLOC_CANVAS
 from ..data.geometric import DIGIT
 from ..modules import SpatialTransformer
@@ -138,12 +139,13 @@ def random_crops(x: Tensor, generator: torch.Generator, size: int = DIGIT) -> Te
 
 
 def boxes_from_params(params: Tensor, canvas: int = COLOC_CANVAS) -> Tensor:
-    """The region an attention transformer samples, in pixels: ``(N, 3)`` ``(s, t_x, t_y)`` ->
-    ``(N, 4)`` ``(x0, y0, x1, y1)``. Normalised [-1, 1] spans the canvas (``align_corners=False``),
-    so the view is the square of side ``s * canvas`` centred at ``(t + 1) * canvas / 2``."""
-    half = params[:, :1] * canvas / 2
-    centre = (params[:, 1:] + 1) * canvas / 2
-    return torch.cat([centre - half, centre + half], 1)
+    """The region an attention transformer samples, in pixel coordinates
+    (:mod:`torchstn.coords`): ``(N, 3)`` ``(s, t_x, t_y)`` -> ``(N, 4)`` ``(x0, y0, x1, y1)``."""
+    # the attention map sends the output's [-1, 1] to [t - s, t + s] on each axis
+    size = (canvas, canvas)
+    scale, shift = params[:, :1], params[:, 1:]
+    return torch.cat([denormalize_points(shift - scale, size),
+                      denormalize_points(shift + scale, size)], 1)
 
 
 def box_iou(a: Tensor, b: Tensor) -> Tensor:
@@ -177,8 +179,8 @@ def softmax_embedding(encoder: nn.Module) -> Callable[[Tensor], Tensor]:
     return embed
 
 
-def _hold_scale(st: SpatialTransformer, scale: float) -> None:
-    # the regression layer's scale output (row 0) becomes the constant `scale`
+def hold_scale(st: SpatialTransformer, scale: float) -> None:
+    """The transformer's scale output (the regression layer's row 0) becomes ``scale``."""
     with torch.no_grad():
         st.regressor.weight[0].zero_()
         st.regressor.bias[0] = scale
@@ -195,7 +197,7 @@ def localise(images: Tensor, embed: Callable[[Tensor], Tensor], cfg: ColocConfig
     gen = torch.Generator().manual_seed(cfg.seed)
     loss = torch.tensor(float("nan"))
     for step in range(cfg.steps):
-        _hold_scale(st, scale_at(step, cfg, images.shape[-1]))
+        hold_scale(st, scale_at(step, cfg, images.shape[-1]))
         loss = triplet_loss(embed(st(images)), embed(random_crops(images, gen)), cfg.margin)
         opt.zero_grad()
         loss.backward()
@@ -205,7 +207,7 @@ def localise(images: Tensor, embed: Callable[[Tensor], Tensor], cfg: ColocConfig
         if log is not None and (step + 1) % LOG_EVERY == 0:
             print(f"{label}step {step + 1}/{cfg.steps}: loss {loss.item():.4f}", file=log,
                   flush=True)
-    _hold_scale(st, scale_at(cfg.steps, cfg, images.shape[-1]))
+    hold_scale(st, scale_at(cfg.steps, cfg, images.shape[-1]))
     return st.eval(), float(loss.detach())
 
 
