@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# One command on the GPU machine: the fused-kernel tests compiled on CUDA (no interpreter), then the
-# fused-kernel benchmark. Everything is logged to $OUT/gpu_log.txt (results/ when OUT is unset);
-# the benchmark's markdown also goes to $OUT/gpu_fused.md. Exit status: non-zero if either failed.
+# One command on the GPU machine: the fused-kernel tests compiled on CUDA (no interpreter), the
+# fused-kernel benchmark, then the large-shape gradient check and host/device profile of
+# gpu_tune.py (no sweep). Everything is logged to $OUT/gpu_log.txt (results/ when OUT is unset);
+# the markdown also goes to $OUT/gpu_fused.md and $OUT/gpu_tune_check.md. Exit status: non-zero
+# if any part failed.
 #
 #     bash benchmarks/gpu_check.sh            # PYTHON=... to pick the interpreter
 #
 # Wheels found in .whl/ (e.g. kornia and kornia_rs, for the TPS comparison, on a machine without a
 # package registry) are installed into a scratch folder first. Each part has its own time limit
-# (TESTS_LIMIT_S, BENCH_LIMIT_S), so a hang in one still leaves the other's output in the log.
+# (TESTS_LIMIT_S, BENCH_LIMIT_S, TUNE_LIMIT_S), so a hang in one still leaves the others' output.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out_dir="${OUT:-results}"
@@ -36,5 +38,10 @@ echo "## benchmarks/gpu_fused.py" | tee -a "$log"
 timeout "${BENCH_LIMIT_S:-240}" "$py" benchmarks/gpu_fused.py --out "$out_dir/gpu_fused.md" 2>&1 | tee -a "$log"
 bench_rc=${PIPESTATUS[0]}
 
-echo "tests exit $tests_rc, benchmark exit $bench_rc" | tee -a "$log"
-[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]
+echo "## benchmarks/gpu_tune.py --no-sweep" | tee -a "$log"
+timeout "${TUNE_LIMIT_S:-120}" "$py" benchmarks/gpu_tune.py --no-sweep \
+  --out "$out_dir/gpu_tune_check.md" 2>&1 | tee -a "$log"
+tune_rc=${PIPESTATUS[0]}
+
+echo "tests exit $tests_rc, benchmark exit $bench_rc, check exit $tune_rc" | tee -a "$log"
+[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$tune_rc" -eq 0 ]

@@ -25,6 +25,7 @@ from gpu_fused import AFFINE_SHAPES, fwd_bwd, median_ms, random_affine
 from torchstn.kernels import fused_warp, triton_available
 
 REPEATS = 10
+PROFILE_CALLS = 10
 CHECK_SHAPES = [(256, 3, 224, 224), (16, 3, 224, 224), (1024, 1, 60, 60)]
 DEVICE = "cuda"
 SWEEP = {  # module constant -> values tried (one constant at a time, others at their defaults)
@@ -73,23 +74,46 @@ def correctness_rows() -> list[dict]:
 
 
 def profile_text() -> str:
-    """Where the time of one fused fwd+bwd goes at the small affine shape (CPU vs CUDA)."""
+    """Where the time of one fwd+bwd goes at the small affine shape: host (CPU) against device
+    (CUDA) time per call for torch's path and the fused one (atomic, deterministic), then the
+    fused atomic path's operator table."""
     shape = AFFINE_SHAPES[-1]
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(shape, generator=gen).to(DEVICE).requires_grad_(True)
     theta = random_affine(shape[0], gen).to(DEVICE).requires_grad_(True)
     grad = torch.randn(shape, generator=gen).to(DEVICE)
     out_hw = shape[-2:]
-    run = fwd_bwd(lambda a, t: fused_warp(a, t, out_hw, backend="triton"), x, theta, grad)
-    for _ in range(3):
-        run()
-    torch.cuda.synchronize()
-    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
-    with torch.profiler.profile(activities=activities) as prof:
-        for _ in range(10):
+
+    def reference(a, t):
+        grid = F.affine_grid(t, list(a.shape), align_corners=False)
+        return F.grid_sample(a, grid, align_corners=False)
+
+    variants = {
+        "torch affine_grid + grid_sample": reference,
+        "fused, atomic": lambda a, t: fused_warp(a, t, out_hw, backend="triton"),
+        "fused, deterministic": lambda a, t: fused_warp(a, t, out_hw, backend="triton",
+                                                        deterministic=True),
+    }
+    rows, tables = [], {}
+    for name, fn in variants.items():
+        run = fwd_bwd(fn, x, theta, grad)
+        for _ in range(3):
             run()
         torch.cuda.synchronize()
-    return "```\n" + prof.key_averages().table(sort_by="cpu_time_total", row_limit=20) + "\n```"
+        activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        with torch.profiler.profile(activities=activities) as prof:
+            for _ in range(PROFILE_CALLS):
+                run()
+            torch.cuda.synchronize()
+        events = prof.key_averages()
+        cpu = sum(e.self_cpu_time_total for e in events) / PROFILE_CALLS / 1e3
+        cuda = sum(getattr(e, "self_device_time_total", 0) or getattr(e, "self_cuda_time_total", 0)
+                   for e in events) / PROFILE_CALLS / 1e3
+        rows.append({"path (fwd+bwd, profiled)": name, "host ms per call": cpu,
+                     "device ms per call": cuda})
+        tables[name] = events.table(sort_by="cpu_time_total", row_limit=20)
+    return (table(rows) + "\n\nThe profiler slows the host; compare the rows, not with "
+            "`gpu_fused.py`.\n\n```\n" + tables["fused, atomic"] + "\n```")
 
 
 def sweep_rows() -> list[dict]:

@@ -19,7 +19,7 @@ no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present: gp
 
 
 @no_cuda
-@pytest.mark.parametrize("script", ["gpu_fused.py", "gpu_tune.py", "gpu_bisect.py"])
+@pytest.mark.parametrize("script", ["gpu_fused.py", "gpu_tune.py"])
 def test_gpu_script_without_cuda_says_so(script):
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     result = subprocess.run([sys.executable, script], cwd=BENCH, env=env, capture_output=True,

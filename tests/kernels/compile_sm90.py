@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 from torchstn.kernels import triton_sampler as ks  # noqa: E402
 
 TARGET = GPUTarget("cuda", 90, 32)
-KINDS = [(ks.KIND_AFFINE, 6, 0), (ks.KIND_PROJECTIVE, 9, 0), (ks.KIND_TPS, 38, 16)]  # N_PAR, K
+KINDS = [(ks.KIND_AFFINE, 6, 0), (ks.KIND_PROJECTIVE, 9, 0), (ks.KIND_TPS, 32, 16)]  # PAR_STRIDE, M
 SIZES = dict.fromkeys(["C", "H", "W", "H_OUT", "W_OUT", "N_BLOCKS"], "i32")
 
 
@@ -40,10 +40,11 @@ def jobs(everything: bool):
     """(label, kernel, argument types, constexpr values) for each specialisation to build."""
     dtypes = ["fp32", "bf16", "fp16"] if everything else ["fp32"]
     for dt, (kind, n_par, k), border in itertools.product(dtypes, KINDS, (0, 1)):
-        common = dict(KIND=kind, N_PAR=n_par, K=k, BORDER=border)
+        common = dict(KIND=kind, PAR_STRIDE=n_par, M=k, BORDER=border)
         ptrs = dict(inp_ptr=f"*{dt}", gout_ptr=f"*{dt}", par_ptr="*fp32", ctrl_ptr="*fp32",
+                    wmat_ptr="*fp32",
                     out_ptr=f"*{dt}", gin32_ptr="*fp32", part_ptr="*fp32", perm_ptr="*i64",
-                    gin_ptr=f"*{dt}", inv_ptr="*fp32")
+                    gin_ptr=f"*{dt}")
         tag = f"{dt} kind {kind} border {border}"
         yield (f"forward {tag}", ks.warp_forward_kernel, {**ptrs, **SIZES},
                dict(common, BLOCK=ks.FWD_BLOCK))
@@ -61,11 +62,12 @@ def jobs(everything: bool):
                    dict(common, BLOCK=ks.GATHER_BLOCK, BLOCK_C=4))
         if kind == ks.KIND_AFFINE and not border:
             yield (f"affine gather {dt}", ks.warp_gather_affine_kernel, {**ptrs, **SIZES},
-                   dict(N_PAR=n_par, BLOCK=ks.GATHER_BLOCK, BLOCK_C=4))
+                   dict(PAR_STRIDE=n_par, BLOCK=ks.GATHER_BLOCK, BLOCK_C=4))
     if not everything:
         yield ("forward bf16 tps", ks.warp_forward_kernel,
-               {"inp_ptr": "*bf16", "par_ptr": "*fp32", "ctrl_ptr": "*fp32", "out_ptr": "*bf16",
-                **SIZES}, dict(KIND=ks.KIND_TPS, N_PAR=38, K=16, BORDER=0, BLOCK=ks.FWD_BLOCK))
+               {"inp_ptr": "*bf16", "par_ptr": "*fp32", "ctrl_ptr": "*fp32", "wmat_ptr": "*fp32",
+                "out_ptr": "*bf16", **SIZES},
+               dict(KIND=ks.KIND_TPS, PAR_STRIDE=32, M=16, BORDER=0, BLOCK=ks.FWD_BLOCK))
 
 
 def main(argv: list[str] | None = None) -> int:

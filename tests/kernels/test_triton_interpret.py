@@ -139,14 +139,14 @@ def test_matches_torch_path(kind, padding, deterministic):
 @requires_triton
 @pytest.mark.parametrize(
     ("zoom", "padding", "path"),
-    [(0.5, "zeros", "affine"), (0.5, "border", "sorted"), (0.1, "zeros", "sorted"),
-     (0.0, "zeros", "sorted"), (2.5, "zeros", "affine")],
+    [(0.5, "zeros", "affine"), (0.5, "border", "sorted"), (0.1, "zeros", "affine"),
+     (0.0, "zeros", "affine"), (2.5, "zeros", "affine")],
     ids=["zoom-in", "zoom-in-border", "strong-zoom-in", "collapsing", "zoom-out"],
 )
 def test_deterministic_gathers(monkeypatch, zoom, padding, path):
-    """Many (or no) output pixels per input pixel, and the choice of gather: the inverse-map one
-    for affine maps with zeros padding, the sorted one where the preimage of a support square is
-    large (a strong zoom-in, a map collapsing the image) or padding is border."""
+    """Many (or no) output pixels per input pixel, and the choice of gather: the sort-free one for
+    every affine map with zeros padding (also a strong zoom-in and a map collapsing the image to
+    a point), the sorted one where padding is border."""
     calls = gather_spy(monkeypatch)
     x, theta = make_input(), make_theta("affine", zoom=zoom)
     got = values_and_grads(fused_fn("affine", padding, (7, 9), deterministic=True), x, theta)
@@ -154,6 +154,77 @@ def test_deterministic_gathers(monkeypatch, zoom, padding, path):
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, **TOL)
     assert calls == [path]
+
+
+@requires_triton
+@pytest.mark.parametrize(
+    "rows",
+    [[[1.0, 1.0, 0.1], [0.5, 0.5, -0.2]], [[0.0, 0.8, 0.0], [0.0, 0.0, 0.3]],
+     [[1.1, 0.0, 0.0], [0.0, 0.0, 0.05]], [[0.0, 0.0, 0.3], [0.0, 0.0, -0.1]]],
+    ids=["rank-one", "x-ignores-columns", "row-collapse", "constant"],
+)
+def test_affine_gather_singular_maps(monkeypatch, rows):
+    """Singular maps (det 0: the sort-free gather scans every output row) and zero slopes (a
+    window that is every column or none) give the torch path's gradient."""
+    calls = gather_spy(monkeypatch)
+    x = make_input()
+    theta = torch.tensor(rows).expand(2, -1, -1).contiguous().to(DEVICE)
+    got = values_and_grads(fused_fn("affine", "zeros", (7, 9), deterministic=True), x, theta)
+    want = values_and_grads(torch_fn("affine", "zeros", (7, 9)), x, theta)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+    assert calls == ["affine"]
+
+
+@requires_triton
+@pytest.mark.parametrize("deterministic", [False, True], ids=["atomic", "deterministic"])
+def test_non_finite_theta_gives_zero_input_gradient(deterministic):
+    """A NaN or infinite map samples nothing: zero output and input gradient, like the torch
+    path's NaN grid points (both backward modes agree)."""
+    x = make_input()
+    theta = make_theta("affine")
+    theta[0, 0, 0] = float("nan")
+    theta[1, 1, 2] = float("inf")
+    out, gx, _ = values_and_grads(fused_fn("affine", "zeros", deterministic=deterministic),
+                                  x, theta)
+    assert torch.equal(out, torch.zeros_like(out))
+    assert torch.equal(gx, torch.zeros_like(gx))
+
+
+@requires_triton
+def test_sorted_gather_switch(monkeypatch):
+    """``AFFINE_GATHER = False`` (the benchmark's comparison) sends affine maps to the sorted
+    gather, with the same gradient."""
+    calls = gather_spy(monkeypatch)
+    monkeypatch.setattr(fused._kernels(), "AFFINE_GATHER", False)
+    x, theta = make_input(), make_theta("affine")
+    got = values_and_grads(fused_fn("affine", "zeros", deterministic=True), x, theta)
+    want = values_and_grads(torch_fn("affine", "zeros"), x, theta)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+    assert calls == ["sorted"]
+
+
+@requires_triton
+@pytest.mark.parametrize("layout", ["3x3", "float64", "strided"])
+def test_theta_layouts(layout):
+    """theta as a 3x3 matrix (its ignored last row gets a zero gradient), in float64 (gradient in
+    float64), or non-contiguous: same values and gradients as the torch path."""
+    x, theta = make_input(), make_theta("affine")
+    if layout == "3x3":
+        theta = torch.cat([theta, torch.tensor([0.0, 0.0, 1.0]).expand(2, 1, 3).to(DEVICE)], 1)
+    elif layout == "float64":
+        theta = theta.double()
+    else:
+        theta = torch.cat([theta, theta], 2)[..., ::2]  # stride 2 along the last axis
+        assert not theta.is_contiguous()
+    got = values_and_grads(fused_fn("affine", "zeros"), x, theta)
+    want = values_and_grads(torch_fn("affine", "zeros"), x, theta)
+    assert got[2].dtype == theta.dtype and got[2].shape == theta.shape
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b.to(a.dtype), **TOL)
+    if layout == "3x3":
+        assert torch.equal(got[2][:, 2], torch.zeros_like(got[2][:, 2]))
 
 
 @requires_triton
@@ -392,7 +463,7 @@ def test_gpu_large_shape_with_theta_gradient(dtype, deterministic):
 
     theta's gradient is compared loosely: on noise images the sampler's derivative jumps at integer
     sampling positions, and the torch path rounds those positions differently (measured: ~1% of the
-    largest entry, in every kernel variant; benchmarks/gpu_bisect.py). The medium shapes check it
+    largest entry, in every kernel variant; results/gpu/bisect.txt). The medium shapes check it
     to 1e-4."""
     n = 32
     gen = torch.Generator().manual_seed(3)
@@ -411,6 +482,17 @@ def test_gpu_large_shape_with_theta_gradient(dtype, deterministic):
     for a, b, tol in zip(got, want, tols, strict=True):
         scale = max(1.0, b.abs().max().item())  # bfloat16: values and gradients keep 8 bits
         torch.testing.assert_close(a.float(), b, atol=tol * scale, rtol=tol)
+
+
+@requires_gpu
+def test_gpu_large_output_rows():
+    """An output of 2048 x 2100 pixels: the kernels find a pixel's row from a float estimate of
+    p / W_out (exact below 2**24 pixels only after its correction), here up to 4.3M pixels."""
+    x = make_input(n=1, c=1, size=(512, 525))
+    theta = make_theta("affine", n=1)
+    got = fused_warp(x, theta, (2048, 2100), backend="triton")
+    want = fused_warp(x, theta, (2048, 2100), backend="torch")
+    torch.testing.assert_close(got, want, **TOL)
 
 
 @requires_triton

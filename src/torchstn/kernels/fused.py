@@ -16,8 +16,9 @@ A per-call ``backend`` other than ``"auto"`` wins over the module-level :func:`s
 
 Deterministic backward: ``deterministic=True``, or ``torch.use_deterministic_algorithms(True)``,
 computes the input gradient by an atomic-free gather, bit-identical across runs: each input pixel
-sums its contributions in a fixed order, finding them through the inverse map (affine maps, zeros
-padding) or through a stable sort of the output pixels by support cell (any map and padding).
+sums its contributions in a fixed order, finding them from the map itself (affine maps, zeros
+padding: the rows of the support square's preimage, and the exact columns on each row) or through
+a stable sort of the output pixels by support cell (any map and padding).
 Otherwise the input gradient is scattered with fp32 atomics (faster; rounding varies run to run).
 The parameter gradient is a fixed-order reduction of per-block partials in both modes. With the
 global flag on, ``deterministic=False`` is overridden. The torch backend's CUDA backward is
@@ -42,14 +43,13 @@ from ..checks import check_float, check_rank, check_size, check_tensor
 from ..sampler import sample
 from ..transforms.base import affine_grid_from_matrix, projective_grid_from_matrix
 from ..transforms.control_grid import control_points
-from ..transforms.tps import TPS, tps_fit
+from ..transforms.tps import TPS
 
 KINDS = ("affine", "projective", "tps")
 FUSED_PADDINGS = ("zeros", "border")
 BACKENDS = ("auto", "triton", "torch")
 TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 _KIND_ID = {"affine": 0, "projective": 1, "tps": 2}  # = triton_sampler.KIND_*
-_N_PAR = {"affine": 6, "projective": 9}
 _ENV_INTERPRET = "TRITON_INTERPRET"
 _ENV_FORCE = "TORCHSTN_FORCE_TRITON"
 
@@ -129,20 +129,18 @@ def torch_warp(
     return sample(input, grid, "bilinear", padding)
 
 
-def kernel_params(theta: Tensor, kind: str) -> tuple[Tensor, Tensor, int]:
-    """The kernels' float32 parameter rows ``(N, N_PAR)`` (differentiable in ``theta``), the
-    control points ``(K*K, 2)`` (TPS; a placeholder otherwise) and their number."""
-    n = theta.shape[0]
-    if kind == "tps":
-        k = _grid_size(theta)
-        solve, identity = _tps_solution(k, str(theta.device))
-        ctrl = control_points(k, device=theta.device, dtype=torch.float32).contiguous()
-        # identity + TPS of the displacements (as the TPS transform does): exact at the identity
-        coeffs = identity + solve @ (theta.float() - ctrl)  # (N, K*K + 3, 2)
-        return coeffs.reshape(n, -1).contiguous(), ctrl, k * k
-    rows = theta[:, :2] if kind == "affine" else theta
-    params = rows.float().reshape(n, _N_PAR[kind]).contiguous()
-    return params, params, 0
+def kernel_inputs(theta: Tensor, kind: str, out_size: tuple[int, int]
+                  ) -> tuple[Tensor, Tensor, Tensor, int]:
+    """What the kernels read: the parameter rows (``theta`` itself when it is float32 and
+    contiguous, so the common case adds no autograd node), and for TPS the ``(M, 2)`` control
+    points, the ``(M, H_out W_out)`` spline weights of the output pixels (cached per size and
+    device) and ``M`` (placeholders and 0 otherwise)."""
+    params = theta if theta.dtype == torch.float32 else theta.float()
+    params = params.contiguous()
+    if kind != "tps":
+        return params, params, params, 0
+    ctrl, weights = _tps_constants(_grid_size(theta), out_size, theta.device)
+    return params, ctrl, weights, ctrl.shape[0]
 
 
 @dataclass(frozen=True)
@@ -156,31 +154,33 @@ class _Spec:
 
 class _FusedWarp(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input: Tensor, params: Tensor, ctrl: Tensor, spec: _Spec) -> Tensor:
+    def forward(ctx, input: Tensor, params: Tensor, ctrl: Tensor, weights: Tensor, spec: _Spec
+                ) -> Tensor:
         out = _kernels().warp_forward(
-            input, params, ctrl, spec.kind, spec.n_ctrl, spec.out_size, spec.border
+            input, params, ctrl, weights, spec.kind, spec.n_ctrl, spec.out_size, spec.border
         )
-        ctx.save_for_backward(input, params, ctrl)
+        ctx.save_for_backward(input, params)
+        ctx.constants = (ctrl, weights)  # cached constants (never modified): not version-tracked
         ctx.spec = spec
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor):
-        input, params, ctrl = ctx.saved_tensors
+        input, params = ctx.saved_tensors
         spec: _Spec = ctx.spec
         deterministic = spec.deterministic or torch.are_deterministic_algorithms_enabled()
         grad_input, grad_params = _kernels().warp_backward(
-            input, grad_out.contiguous(), params, ctrl, spec.kind, spec.n_ctrl, spec.border,
-            deterministic, ctx.needs_input_grad[0], ctx.needs_input_grad[1],
+            input, grad_out.contiguous(), params, *ctx.constants, spec.kind, spec.n_ctrl,
+            spec.border, deterministic, ctx.needs_input_grad[0], ctx.needs_input_grad[1],
         )
-        return grad_input, grad_params, None, None
+        return grad_input, grad_params, None, None, None
 
 
 def _triton_warp(input, theta, out_size, kind, padding, deterministic) -> Tensor:
-    params, ctrl, n_ctrl = kernel_params(theta, kind)
+    params, ctrl, weights, n_ctrl = kernel_inputs(theta, kind, out_size)
     spec = _Spec(_KIND_ID[kind], n_ctrl, out_size, padding == "border", deterministic)
-    return _FusedWarp.apply(input.contiguous(), params, ctrl, spec)
+    return _FusedWarp.apply(input.contiguous(), params, ctrl, weights, spec)
 
 
 def use_triton(input: Tensor) -> bool:
@@ -274,16 +274,12 @@ def _grid_size(theta: Tensor) -> int:
 
 
 @functools.lru_cache(maxsize=16)
-def _tps_solution(k: int, device: str) -> tuple[Tensor, Tensor]:
-    """float32 ``(K*K + 3, K*K)`` matrix ``L^-1 [I; 0]`` (TPS coefficients = it @ targets), and
-    the ``(K*K + 3, 2)`` coefficients of the identity map (``a_x = (1, 0)``, ``a_y = (0, 1)``)."""
-    # a constant made under inference_mode could not be saved for a later backward pass
+def _tps_constants(k: int, out_size: tuple[int, int], device: torch.device
+                   ) -> tuple[Tensor, Tensor]:
+    """float32 control points ``(K*K, 2)`` and the transposed spline weights ``(K*K, H_out W_out)``
+    of :meth:`TPS.weights` (``x_s = x_t + sum_m w_m (t_m - c_m)``; rows contiguous per point)."""
+    # a constant made under inference_mode could not be used by a later backward pass
     with torch.inference_mode(False):
-        m = k * k
-        ctrl = control_points(k, dtype=torch.float64)
-        unit = torch.zeros(m, m, 2, dtype=torch.float64)
-        unit[torch.arange(m), torch.arange(m), 0] = 1.0  # batch b: target x_b = 1, all else 0
-        solution = tps_fit(ctrl, unit)[..., 0].T  # (K*K + 3, K*K)
-        identity = torch.zeros(m + 3, 2, dtype=torch.float64)
-        identity[m + 1, 0] = identity[m + 2, 1] = 1.0  # rows a_0, a_x, a_y follow the weights
-        return tuple(t.to(device=device, dtype=torch.float32) for t in (solution, identity))
+        ctrl = control_points(k, device=device, dtype=torch.float32).contiguous()
+        weights = TPS(grid_size=k).weights(out_size, device=device, dtype=torch.float32)
+        return ctrl, weights.t().contiguous()

@@ -3,20 +3,25 @@
 Imported lazily (only when the Triton backend runs), because importing it imports Triton and,
 under ``TRITON_INTERPRET=1``, decorates the kernels for the CPU interpreter.
 
-Every kernel recomputes the sampling point of an output pixel from the transform parameters
-instead of reading a materialised ``(N, H, W, 2)`` grid. Conventions are :mod:`torchstn.coords`:
-output pixel ``(i, j)`` has normalised centre ``x_t = (2 j + 1) / W_out - 1`` (``y_t`` alike),
-the parameters map it to ``(x_s, y_s)``, and ``x_pix = ((x_s + 1) W - 1) / 2``
-(``align_corners=False``).
+Every kernel recomputes the sampling point of an output pixel instead of reading a materialised
+``(N, H, W, 2)`` grid. Conventions are :mod:`torchstn.coords`: output pixel ``(i, j)`` has
+normalised centre ``x_t = (2 j + 1) / W_out - 1`` (``y_t`` alike), the parameters map it to
+``(x_s, y_s)``, and the input-pixel coordinate is ``x_pix = ((x_s + 1) W - 1) / 2``
+(``align_corners=False``). Each program first folds those steps into per-sample coefficients of
+``(j, i)`` (:func:`_pixel_map`), so a pixel costs a few multiply-adds: ``x_pix = a j + b i + c``
+for affine maps, a ratio of two such lines for projective ones, and for TPS the identity line
+plus ``(W / 2) sum_m w_m(p) d_m``, with the spline's per-pixel weights ``w`` precomputed
+(``(M, H_out W_out)``, see ``TPS.weights``) and ``d`` the control points' displacements.
 
-Parameter layouts (float32, one row of ``N_PAR`` per sample):
+Parameter rows (float32, ``PAR_STRIDE`` values per sample):
 
-* ``KIND_AFFINE``: 6 = the 2x3 matrix row-major, ``x_s = a x + b y + c``.
-* ``KIND_PROJECTIVE``: 9 = the 3x3 matrix row-major, ``(x_s, y_s) = (u / w, v / w)``.
-* ``KIND_TPS``: ``2 (K + 3)`` = TPS coefficients ``(K + 3, 2)`` row-major (kernel weights of the
-  ``K`` control points ``ctrl`` ``(K, 2)``, then ``a_0, a_x, a_y``), ``U(r) = r^2 log r^2``.
+* ``KIND_AFFINE``: the 2x3 matrix row-major, ``x_s = a x + b y + c`` (stride 6; or a 3x3 matrix,
+  stride 9, whose last row is ignored and gets a zero gradient).
+* ``KIND_PROJECTIVE``: the 3x3 matrix row-major, ``(x_s, y_s) = (u / w, v / w)``.
+* ``KIND_TPS``: the ``M`` target points ``(M, 2)`` of the control grid ``ctrl`` ``(M, 2)``.
 
-Only Triton 3.0-era language features are used (loads/stores, atomics, reductions, loops).
+Offsets inside one sample are int32 (a sample's ``C H W`` must stay below 2**31; the launchers
+check), the sample's base is int64. Only Triton 3.0-era language features are used.
 """
 
 from __future__ import annotations
@@ -30,63 +35,103 @@ KIND_PROJECTIVE = 1
 KIND_TPS = 2
 # compiled kernels may read a module global only when it is a tl.constexpr (the interpreter does not
 # enforce this; tests/kernels checks it)
-TINY_R2 = tl.constexpr(1e-30)  # r^2 log r^2 -> 0 at r = 0 without evaluating log(0)
+SLACK = tl.constexpr(1e-4)  # the affine gather's candidate windows are this much wider (in indices)
 
 
 @triton.jit
-def _output_point(p, w_out, h_out):
-    """Normalised centre (x_t, y_t) of flat output pixel ``p``."""
-    i = p // w_out
-    j = p - i * w_out
-    xt = (j * 2 + 1).to(tl.float32) / w_out - 1.0
-    yt = (i * 2 + 1).to(tl.float32) / h_out - 1.0
-    return xt, yt
+def _output_pixel(p, W_OUT):
+    """Row and column ``(i, j)`` of flat output pixel ``p`` (int32), without an integer division:
+    a float estimate of the row, corrected by one where it rounded across a row boundary."""
+    i = ((p.to(tl.float32) + 0.5) * (1.0 / W_OUT)).to(tl.int32)
+    j = p - i * W_OUT
+    i = tl.where(j < 0, i - 1, tl.where(j >= W_OUT, i + 1, i))
+    j = p - i * W_OUT
+    return i, j
 
 
 @triton.jit
-def _tps_basis(ctrl_ptr, k, xt, yt):
-    """``U(|p - c_k|) = r^2 log r^2`` for points ``(xt, yt)`` and control point ``k``."""
-    dx = xt - tl.load(ctrl_ptr + 2 * k)
-    dy = yt - tl.load(ctrl_ptr + 2 * k + 1)
-    r2 = dx * dx + dy * dy
-    return r2 * tl.log(tl.maximum(r2, TINY_R2))
+def _line(p, q, r, scale, rj, ri):
+    """Coefficients ``(cj, ci, c0)`` of ``scale (p x_t + q y_t + r)`` as ``cj j + ci i + c0``, where
+    ``rj = 2 scale / W_out`` and ``ri = 2 scale / H_out`` (one rounding each: exact at the
+    identity when the sizes match)."""
+    cj = p * rj
+    ci = q * ri
+    c0 = 0.5 * (cj + ci) + scale * (r - p - q)
+    return cj, ci, c0
 
 
 @triton.jit
-def _source_point(par_ptr, ctrl_ptr, xt, yt, KIND: tl.constexpr, K: tl.constexpr):
-    """Normalised sampling point (x_s, y_s) and the projective denominator (1 otherwise)."""
+def _pixel_map(par, W, H, W_OUT, H_OUT, KIND: tl.constexpr):
+    """Per-sample coefficients: ``nx = ax j + bx i + cx``, ``ny`` alike and the projective
+    denominator ``den = aw j + bw i + cw``; the input-pixel coordinate is ``nx`` (affine, and TPS
+    before its displacement term) or ``nx / den - 0.5`` (projective)."""
+    rx_j = W * 1.0 / W_OUT  # (not .to(): an int argument equal to 1 arrives as a constexpr)
+    rx_i = W * 1.0 / H_OUT
+    ry_j = H * 1.0 / W_OUT
+    ry_i = H * 1.0 / H_OUT
+    half_w = W * 0.5
+    half_h = H * 0.5
+    aw = tl.full([], 0.0, tl.float32)  # the denominator's line: 1 unless projective
+    bw = tl.full([], 0.0, tl.float32)
+    cw = tl.full([], 1.0, tl.float32)
     if KIND == 0:
-        xs = tl.load(par_ptr + 0) * xt + tl.load(par_ptr + 1) * yt + tl.load(par_ptr + 2)
-        ys = tl.load(par_ptr + 3) * xt + tl.load(par_ptr + 4) * yt + tl.load(par_ptr + 5)
-        den = xt * 0.0 + 1.0
+        ax, bx, cx = _line(tl.load(par + 0), tl.load(par + 1), tl.load(par + 2) + 1.0, half_w,
+                           rx_j, rx_i)
+        ay, by, cy = _line(tl.load(par + 3), tl.load(par + 4), tl.load(par + 5) + 1.0, half_h,
+                           ry_j, ry_i)
+        cx = cx - 0.5
+        cy = cy - 0.5
     elif KIND == 1:
-        u = tl.load(par_ptr + 0) * xt + tl.load(par_ptr + 1) * yt + tl.load(par_ptr + 2)
-        v = tl.load(par_ptr + 3) * xt + tl.load(par_ptr + 4) * yt + tl.load(par_ptr + 5)
-        den = tl.load(par_ptr + 6) * xt + tl.load(par_ptr + 7) * yt + tl.load(par_ptr + 8)
-        xs = u / den
-        ys = v / den
+        g = tl.load(par + 6)
+        h = tl.load(par + 7)
+        k = tl.load(par + 8)
+        # x_pix = (W / 2) (u / w + 1) - 1/2 = (W / 2) (u + w) / w - 1/2
+        ax, bx, cx = _line(tl.load(par + 0) + g, tl.load(par + 1) + h, tl.load(par + 2) + k,
+                           half_w, rx_j, rx_i)
+        ay, by, cy = _line(tl.load(par + 3) + g, tl.load(par + 4) + h, tl.load(par + 5) + k,
+                           half_h, ry_j, ry_i)
+        aw, bw, cw = _line(g, h, k, 1.0, 2.0 / W_OUT, 2.0 / H_OUT)
     else:
-        a = par_ptr + 2 * K  # affine part a_0, a_x, a_y (two columns)
-        xs = tl.load(a + 0) + tl.load(a + 2) * xt + tl.load(a + 4) * yt
-        ys = tl.load(a + 1) + tl.load(a + 3) * xt + tl.load(a + 5) * yt
-        for k in range(K):
-            basis = _tps_basis(ctrl_ptr, k, xt, yt)
-            xs += tl.load(par_ptr + 2 * k) * basis
-            ys += tl.load(par_ptr + 2 * k + 1) * basis
-        den = xt * 0.0 + 1.0
-    return xs, ys, den
+        ax, bx, cx = _line(1.0, 0.0, 1.0, half_w, rx_j, rx_i)
+        ay, by, cy = _line(0.0, 1.0, 1.0, half_h, ry_j, ry_i)
+        cx = cx - 0.5
+        cy = cy - 0.5
+    return ax, bx, cx, ay, by, cy, aw, bw, cw
 
 
 @triton.jit
-def _pixel(coord, size, BORDER: tl.constexpr):
-    """Normalised -> pixel-index coordinate, clamped for border padding.
+def _source_pixel(i, j, p, ax, bx, cx, ay, by, cy, aw, bw, cw, par, ctrl_ptr, wmat_ptr, n_out,
+                  W, H, KIND: tl.constexpr, M: tl.constexpr):
+    """Input-pixel coordinates ``(ix, iy)`` of output pixels ``(i, j)`` (flat ``p``, in range), from
+    :func:`_pixel_map`'s coefficients, before padding, and the projective denominator (else 1)."""
+    jf = j.to(tl.float32)
+    fi = i.to(tl.float32)
+    ix = ax * jf + bx * fi + cx
+    iy = ay * jf + by * fi + cy
+    den = jf * 0.0 + 1.0
+    if KIND == 1:
+        den = aw * jf + bw * fi + cw
+        ix = ix / den - 0.5
+        iy = iy / den - 0.5
+    if KIND == 2:
+        dx = jf * 0.0
+        dy = jf * 0.0
+        for m in range(M):
+            wgt = tl.load(wmat_ptr + m * n_out + p, mask=p < n_out, other=0.0)
+            dx += wgt * (tl.load(par + 2 * m) - tl.load(ctrl_ptr + 2 * m))
+            dy += wgt * (tl.load(par + 2 * m + 1) - tl.load(ctrl_ptr + 2 * m + 1))
+        ix += dx * (W * 0.5)
+        iy += dy * (H * 0.5)
+    return ix, iy, den
 
-    Returns the coordinate (NaN-free, bounded so that the integer cast cannot overflow) and the
-    factor of its gradient (0 where border padding clamps it, as ``F.grid_sample`` does).
-    """
-    x = ((coord + 1.0) * size - 1.0) * 0.5
+
+@triton.jit
+def _pixel(x, size, BORDER: tl.constexpr):
+    """Padding applied to an input-pixel coordinate: returns it NaN-free and bounded (so that the
+    integer cast cannot overflow), and the factor of its gradient (0 where border padding clamps
+    it, as ``F.grid_sample`` does)."""
     x = tl.where(x == x, x, -2.0)  # NaN -> outside
-    hi = size * 1.0 - 1.0  # (not .to(): an int argument equal to 1 arrives as a constexpr)
+    hi = size * 1.0 - 1.0
     if BORDER:
         inside = (x > 0.0) & (x < hi)
         x = tl.minimum(tl.maximum(x, 0.0), hi)
@@ -115,21 +160,24 @@ def _corners(ix, iy, w_in, h_in, live):
 
 @triton.jit
 def warp_forward_kernel(
-    inp_ptr, par_ptr, ctrl_ptr, out_ptr,
+    inp_ptr, par_ptr, ctrl_ptr, wmat_ptr, out_ptr,
     C, H, W, H_OUT, W_OUT,
-    KIND: tl.constexpr, N_PAR: tl.constexpr, K: tl.constexpr, BORDER: tl.constexpr,
+    KIND: tl.constexpr, PAR_STRIDE: tl.constexpr, M: tl.constexpr, BORDER: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
     """out[n, c, p] = bilinear sample of inp[n, c] at the sampling point of output pixel p."""
     pid = tl.program_id(0)
-    n = tl.program_id(1).to(tl.int64)
+    n = tl.program_id(1)
     n_out = H_OUT * W_OUT
     p = pid * BLOCK + tl.arange(0, BLOCK)
     live = p < n_out
-    xt, yt = _output_point(p, W_OUT, H_OUT)
-    xs, ys, _ = _source_point(par_ptr + n * N_PAR, ctrl_ptr, xt, yt, KIND, K)
-    ix, _ = _pixel(xs, W, BORDER)
-    iy, _ = _pixel(ys, H, BORDER)
+    i, j = _output_pixel(p, W_OUT)
+    par = par_ptr + n * PAR_STRIDE
+    ax, bx, cx, ay, by, cy, aw, bw, cw = _pixel_map(par, W, H, W_OUT, H_OUT, KIND)
+    ix, iy, _ = _source_pixel(i, j, p, ax, bx, cx, ay, by, cy, aw, bw, cw, par, ctrl_ptr, wmat_ptr,
+                              n_out, W, H, KIND, M)
+    ix, _ = _pixel(ix, W, BORDER)
+    iy, _ = _pixel(iy, H, BORDER)
     x0, y0, fx, fy, mx0, mx1, my0, my1 = _corners(ix, iy, W, H, live)
     m00, m01, m10, m11 = my0 & mx0, my0 & mx1, my1 & mx0, my1 & mx1
     o00 = y0 * W + x0
@@ -137,93 +185,101 @@ def warp_forward_kernel(
     w01 = fx * (1.0 - fy)
     w10 = (1.0 - fx) * fy
     w11 = fx * fy
+    inp = inp_ptr + n.to(tl.int64) * (C * H * W)
+    out = out_ptr + n.to(tl.int64) * (C * n_out)
     for c in range(C):
-        src = inp_ptr + (n * C + c) * H * W + o00
+        src = inp + c * (H * W) + o00
         v = tl.load(src, mask=m00, other=0.0).to(tl.float32) * w00
         v += tl.load(src + 1, mask=m01, other=0.0).to(tl.float32) * w01
         v += tl.load(src + W, mask=m10, other=0.0).to(tl.float32) * w10
         v += tl.load(src + W + 1, mask=m11, other=0.0).to(tl.float32) * w11
-        dst = out_ptr + (n * C + c) * n_out + p
-        tl.store(dst, v.to(out_ptr.dtype.element_ty), mask=live)
+        tl.store(out + c * n_out + p, v.to(out_ptr.dtype.element_ty), mask=live)
 
 
 @triton.jit
-def _store_param_grads(part_ptr, ctrl_ptr, gxs, gys, xs, ys, den, xt, yt,
-                       KIND: tl.constexpr, K: tl.constexpr):
-    """This block's share of dL/dparams: sum over its pixels of dL/d(x_s, y_s) d(x_s, y_s)/dparams
-    (stored, not accumulated: the host reduces the blocks in a fixed order)."""
-    if KIND == 0:
-        tl.store(part_ptr + 0, tl.sum(gxs * xt, axis=0))
-        tl.store(part_ptr + 1, tl.sum(gxs * yt, axis=0))
-        tl.store(part_ptr + 2, tl.sum(gxs, axis=0))
-        tl.store(part_ptr + 3, tl.sum(gys * xt, axis=0))
-        tl.store(part_ptr + 4, tl.sum(gys * yt, axis=0))
-        tl.store(part_ptr + 5, tl.sum(gys, axis=0))
-    elif KIND == 1:
-        gu = gxs / den  # x_s = u / w: dx_s/du = 1/w, dx_s/dw = -x_s/w
-        gv = gys / den
-        gw = -(gxs * xs + gys * ys) / den
-        tl.store(part_ptr + 0, tl.sum(gu * xt, axis=0))
-        tl.store(part_ptr + 1, tl.sum(gu * yt, axis=0))
-        tl.store(part_ptr + 2, tl.sum(gu, axis=0))
-        tl.store(part_ptr + 3, tl.sum(gv * xt, axis=0))
-        tl.store(part_ptr + 4, tl.sum(gv * yt, axis=0))
-        tl.store(part_ptr + 5, tl.sum(gv, axis=0))
-        tl.store(part_ptr + 6, tl.sum(gw * xt, axis=0))
-        tl.store(part_ptr + 7, tl.sum(gw * yt, axis=0))
-        tl.store(part_ptr + 8, tl.sum(gw, axis=0))
+def _store_param_grads(part, ctrl_ptr, wmat_ptr, gxs, gys, ix, iy, den, i, j, p,
+                       n_out, W, H, W_OUT, H_OUT,
+                       KIND: tl.constexpr, PAR_STRIDE: tl.constexpr, M: tl.constexpr):
+    """This block's share of dL/dparams from dL/d(x_s, y_s) (normalised): stored, not accumulated
+    (the host reduces the blocks in a fixed order)."""
+    if KIND == 2:
+        for m in range(M):
+            # x_s = x_t + sum_m w_m (t_m - c_m)
+            wgt = tl.load(wmat_ptr + m * n_out + p, mask=p < n_out, other=0.0)
+            tl.store(part + 2 * m, tl.sum(gxs * wgt, axis=0))
+            tl.store(part + 2 * m + 1, tl.sum(gys * wgt, axis=0))
     else:
-        for k in range(K):
-            basis = _tps_basis(ctrl_ptr, k, xt, yt)
-            tl.store(part_ptr + 2 * k, tl.sum(gxs * basis, axis=0))
-            tl.store(part_ptr + 2 * k + 1, tl.sum(gys * basis, axis=0))
-        a = part_ptr + 2 * K
-        tl.store(a + 0, tl.sum(gxs, axis=0))
-        tl.store(a + 1, tl.sum(gys, axis=0))
-        tl.store(a + 2, tl.sum(gxs * xt, axis=0))
-        tl.store(a + 3, tl.sum(gys * xt, axis=0))
-        tl.store(a + 4, tl.sum(gxs * yt, axis=0))
-        tl.store(a + 5, tl.sum(gys * yt, axis=0))
+        xt = (j * 2 + 1).to(tl.float32) * (1.0 / W_OUT) - 1.0
+        yt = (i * 2 + 1).to(tl.float32) * (1.0 / H_OUT) - 1.0
+        if KIND == 1:
+            xs = (ix + 0.5) * (2.0 / W) - 1.0  # u / w, from the unclamped pixel coordinate
+            ys = (iy + 0.5) * (2.0 / H) - 1.0
+            gu = gxs / den  # x_s = u / w: dx_s/du = 1/w, dx_s/dw = -x_s/w
+            gv = gys / den
+            gw = -(gxs * xs + gys * ys) / den
+            tl.store(part + 6, tl.sum(gw * xt, axis=0))
+            tl.store(part + 7, tl.sum(gw * yt, axis=0))
+            tl.store(part + 8, tl.sum(gw, axis=0))
+        else:
+            gu = gxs
+            gv = gys
+            if PAR_STRIDE == 9:  # a 3x3 matrix whose last row the affine map ignores
+                tl.store(part + 6, 0.0)
+                tl.store(part + 7, 0.0)
+                tl.store(part + 8, 0.0)
+        tl.store(part + 0, tl.sum(gu * xt, axis=0))
+        tl.store(part + 1, tl.sum(gu * yt, axis=0))
+        tl.store(part + 2, tl.sum(gu, axis=0))
+        tl.store(part + 3, tl.sum(gv * xt, axis=0))
+        tl.store(part + 4, tl.sum(gv * yt, axis=0))
+        tl.store(part + 5, tl.sum(gv, axis=0))
 
 
 @triton.jit
 def warp_backward_kernel(
-    inp_ptr, gout_ptr, par_ptr, ctrl_ptr, gin32_ptr, key_ptr, part_ptr,
+    inp_ptr, gout_ptr, par_ptr, ctrl_ptr, wmat_ptr, gin32_ptr, key_ptr, part_ptr,
     C, H, W, H_OUT, W_OUT, N_BLOCKS,
-    KIND: tl.constexpr, N_PAR: tl.constexpr, K: tl.constexpr, BORDER: tl.constexpr,
+    KIND: tl.constexpr, PAR_STRIDE: tl.constexpr, M: tl.constexpr, BORDER: tl.constexpr,
     SCATTER: tl.constexpr, KEYS: tl.constexpr, PARAM_GRAD: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """One pass over output pixels: parameter-gradient partials (in-kernel reduction per block),
-    and either the input gradient scattered with fp32 atomics (``SCATTER``) or, for the
-    deterministic path, the sort key of every output pixel (``KEYS``): the cell of its top-left
+    and either the input gradient scattered with fp32 atomics (``SCATTER``) or, for the sorted
+    deterministic gather, the sort key of every output pixel (``KEYS``): the cell of its top-left
     support corner in an ``(H + 1) x (W + 1)`` grid (offset by one), or the sentinel
     ``N (H + 1) (W + 1)`` when the point touches no input pixel."""
     pid = tl.program_id(0)
-    n = tl.program_id(1).to(tl.int64)
+    n = tl.program_id(1)
     n_out = H_OUT * W_OUT
     p = pid * BLOCK + tl.arange(0, BLOCK)
     live = p < n_out
-    xt, yt = _output_point(p, W_OUT, H_OUT)
-    xs, ys, den = _source_point(par_ptr + n * N_PAR, ctrl_ptr, xt, yt, KIND, K)
-    ix, dix = _pixel(xs, W, BORDER)
-    iy, diy = _pixel(ys, H, BORDER)
+    i, j = _output_pixel(p, W_OUT)
+    par = par_ptr + n * PAR_STRIDE
+    ax, bx, cx, ay, by, cy, aw, bw, cw = _pixel_map(par, W, H, W_OUT, H_OUT, KIND)
+    rx, ry, den = _source_pixel(i, j, p, ax, bx, cx, ay, by, cy, aw, bw, cw, par, ctrl_ptr,
+                                wmat_ptr, n_out, W, H, KIND, M)
+    ix, dix = _pixel(rx, W, BORDER)
+    iy, diy = _pixel(ry, H, BORDER)
     x0, y0, fx, fy, mx0, mx1, my0, my1 = _corners(ix, iy, W, H, live)
     m00, m01, m10, m11 = my0 & mx0, my0 & mx1, my1 & mx0, my1 & mx1
     o00 = y0 * W + x0
     if KEYS:
         cells = (H + 1) * (W + 1)
+        n64 = n.to(tl.int64)
         touches = (x0 >= -1) & (x0 < W) & (y0 >= -1) & (y0 < H) & live
         sentinel = tl.num_programs(1).to(tl.int64) * cells
-        key = tl.where(touches, n * cells + (y0 + 1) * (W + 1) + (x0 + 1), sentinel)
-        tl.store(key_ptr + n * n_out + p, key.to(key_ptr.dtype.element_ty), mask=live)
+        key = tl.where(touches, n64 * cells + (y0 + 1) * (W + 1) + (x0 + 1), sentinel)
+        tl.store(key_ptr + n64 * n_out + p, key.to(key_ptr.dtype.element_ty), mask=live)
     if SCATTER or PARAM_GRAD:
+        inp = inp_ptr + n.to(tl.int64) * (C * H * W)
+        gin = gin32_ptr + n.to(tl.int64) * (C * H * W)
+        gout = gout_ptr + n.to(tl.int64) * (C * n_out)
         gx = tl.zeros([BLOCK], dtype=tl.float32)
         gy = tl.zeros([BLOCK], dtype=tl.float32)
         for c in range(C):
-            g = tl.load(gout_ptr + (n * C + c) * n_out + p, mask=live, other=0.0).to(tl.float32)
-            plane = (n * C + c) * H * W + o00
+            g = tl.load(gout + c * n_out + p, mask=live, other=0.0).to(tl.float32)
+            plane = c * (H * W) + o00
             if PARAM_GRAD:
-                src = inp_ptr + plane
+                src = inp + plane
                 v00 = tl.load(src, mask=m00, other=0.0).to(tl.float32)
                 v01 = tl.load(src + 1, mask=m01, other=0.0).to(tl.float32)
                 v10 = tl.load(src + W, mask=m10, other=0.0).to(tl.float32)
@@ -231,7 +287,7 @@ def warp_backward_kernel(
                 gx += g * ((v01 - v00) * (1.0 - fy) + (v11 - v10) * fy)
                 gy += g * ((v10 - v00) * (1.0 - fx) + (v11 - v01) * fx)
             if SCATTER:
-                dst = gin32_ptr + plane
+                dst = gin + plane
                 tl.atomic_add(dst, g * (1.0 - fx) * (1.0 - fy), mask=m00, sem="relaxed")
                 tl.atomic_add(dst + 1, g * fx * (1.0 - fy), mask=m01, sem="relaxed")
                 tl.atomic_add(dst + W, g * (1.0 - fx) * fy, mask=m10, sem="relaxed")
@@ -240,34 +296,33 @@ def warp_backward_kernel(
             # chain rule to normalised coordinates: x_pix = ((x_s + 1) W - 1) / 2
             gxs = tl.where(live, gx * dix * (W * 0.5), 0.0)
             gys = tl.where(live, gy * diy * (H * 0.5), 0.0)
-            dst = part_ptr + (n * N_BLOCKS + pid) * N_PAR
-            _store_param_grads(dst, ctrl_ptr, gxs, gys, xs, ys, den, xt, yt, KIND, K)
+            part = part_ptr + (n.to(tl.int64) * N_BLOCKS + pid) * PAR_STRIDE
+            _store_param_grads(part, ctrl_ptr, wmat_ptr, gxs, gys, rx, ry, den, i, j, p,
+                               n_out, W, H, W_OUT, H_OUT, KIND, PAR_STRIDE, M)
 
 
 @triton.jit
-def _add_contributions(acc, gout_ptr, par, ctrl_ptr, p, hit, x, y, cs, c_live, n, C, H, W,
-                       H_OUT, W_OUT, KIND: tl.constexpr, K: tl.constexpr, BORDER: tl.constexpr):
-    """acc[c, q] += grad_out[n, c, p] k(x_s(p) - x) k(y_s(p) - y) for candidate output pixels p.
-
-    Tent weights from the forward's own formulas, so a candidate outside the support adds exactly 0,
-    and a recomputation that rounds a point across a cell edge still gets the right weight."""
-    xt, yt = _output_point(p, W_OUT, H_OUT)
-    xs, ys, _ = _source_point(par, ctrl_ptr, xt, yt, KIND, K)
-    ix, _ = _pixel(xs, W, BORDER)
-    iy, _ = _pixel(ys, H, BORDER)
+def _tent(ix, iy, x, y, hit):
+    """Bilinear weight of input pixel (x, y) for the sampling point (ix, iy): 0 outside its
+    support, so a candidate that contributes nothing adds exactly 0."""
     wx = tl.maximum(1.0 - tl.abs(ix - x.to(tl.float32)), 0.0)
     wy = tl.maximum(1.0 - tl.abs(iy - y.to(tl.float32)), 0.0)
-    wgt = tl.where(hit, wx * wy, 0.0)
-    src = gout_ptr + (n * C + cs[:, None]) * (H_OUT * W_OUT) + p[None, :]
+    return tl.where(hit, wx * wy, 0.0)
+
+
+@triton.jit
+def _accumulate(acc, gout, p, wgt, cs, c_live, n_out):
+    """acc[c, q] += grad_out[c, p[q]] * wgt[q] (loads only where the weight is non-zero)."""
+    src = gout + cs[:, None] * n_out + p[None, :]
     g = tl.load(src, mask=c_live[:, None] & (wgt > 0.0)[None, :], other=0.0)
     return acc + g.to(tl.float32) * wgt[None, :]
 
 
 @triton.jit
 def warp_gather_kernel(
-    gout_ptr, par_ptr, ctrl_ptr, perm_ptr, seg_ptr, gin_ptr,
+    gout_ptr, par_ptr, ctrl_ptr, wmat_ptr, perm_ptr, seg_ptr, gin_ptr,
     C, H, W, H_OUT, W_OUT,
-    KIND: tl.constexpr, N_PAR: tl.constexpr, K: tl.constexpr, BORDER: tl.constexpr,
+    KIND: tl.constexpr, PAR_STRIDE: tl.constexpr, M: tl.constexpr, BORDER: tl.constexpr,
     BLOCK: tl.constexpr, BLOCK_C: tl.constexpr,
 ):
     """Deterministic input gradient, gather-style, any map: each input pixel (y, x) sums, in a fixed
@@ -277,14 +332,18 @@ def warp_gather_kernel(
     (r, x - 1) and (r, x) are adjacent, so each pixel reads two contiguous segments. No atomics.
     """
     pid = tl.program_id(0)
-    n = tl.program_id(1).to(tl.int64)
+    n = tl.program_id(1)
+    n64 = n.to(tl.int64)
+    n_out = H_OUT * W_OUT
     q = pid * BLOCK + tl.arange(0, BLOCK)
     live = q < H * W
     y = q // W
     x = q - y * W
     row = W + 1
-    cells = n * (H + 1) * row
-    par = par_ptr + n * N_PAR
+    cells = n64 * (H + 1) * row
+    par = par_ptr + n * PAR_STRIDE
+    ax, bx, cx, ay, by, cy, aw, bw, cw = _pixel_map(par, W, H, W_OUT, H_OUT, KIND)
+    gout = gout_ptr + n64 * (C * n_out)
     chan = tl.arange(0, BLOCK_C)
     for c0 in range(0, C, BLOCK_C):
         cs = c0 + chan
@@ -298,61 +357,110 @@ def warp_gather_kernel(
             count = tl.where(live, stop - start, 0)
             for e in range(tl.max(count, axis=0)):
                 hit = live & (e < count)
-                p = tl.load(perm_ptr + start + e, mask=hit, other=0) - n * (H_OUT * W_OUT)
-                acc = _add_contributions(acc, gout_ptr, par, ctrl_ptr, p, hit, x, y, cs, c_live,
-                                         n, C, H, W, H_OUT, W_OUT, KIND, K, BORDER)
-        dst = gin_ptr + (n * C + cs[:, None]) * H * W + q[None, :]
+                p = (tl.load(perm_ptr + start + e, mask=hit, other=0) - n64 * n_out).to(tl.int32)
+                p = tl.where(hit, p, 0)
+                i, j = _output_pixel(p, W_OUT)
+                ix, iy, _ = _source_pixel(i, j, p, ax, bx, cx, ay, by, cy, aw, bw, cw, par,
+                                          ctrl_ptr, wmat_ptr, n_out, W, H, KIND, M)
+                ix, _ = _pixel(ix, W, BORDER)
+                iy, _ = _pixel(iy, H, BORDER)
+                acc = _accumulate(acc, gout, p, _tent(ix, iy, x, y, hit), cs, c_live, n_out)
+        dst = gin_ptr + n64 * (C * H * W) + cs[:, None] * (H * W) + q[None, :]
         tl.store(dst, acc.to(gin_ptr.dtype.element_ty), mask=c_live[:, None] & live[None, :])
 
 
 @triton.jit
+def _window(centre, half, lo_bound, hi_bound):
+    """Integer range ``[first, first + count)`` of the closed interval ``centre +- half`` (widened
+    by ``SLACK``) within ``[lo_bound, hi_bound]``; count 0 for an empty or NaN interval."""
+    lo_f = centre - half
+    lo = tl.maximum(tl.ceil(lo_f - SLACK), lo_bound)
+    hi = tl.minimum(tl.floor(centre + half + SLACK), hi_bound)
+    ok = (lo_f == lo_f) & (lo <= hi)  # (maximum/minimum would drop a NaN)
+    first = tl.where(ok, lo, 0.0).to(tl.int32)
+    count = tl.where(ok, hi - lo + 1.0, 0.0).to(tl.int32)
+    return first, count
+
+
+@triton.jit
+def _line_window(offset, slope, inv_slope, lo_bound, hi_bound):
+    """Integers ``t`` in ``[lo_bound, hi_bound]`` with ``|slope t + offset| <= 1``: all of them
+    when the slope is 0 and ``|offset| <= 1``, none when it is 0 and ``|offset| > 1``."""
+    flat = slope == 0.0
+    centre = tl.where(flat, (lo_bound + hi_bound) * 0.5, -offset * inv_slope)
+    half = tl.where(flat, tl.where(tl.abs(offset) <= 1.0, hi_bound - lo_bound, -1.0),
+                    tl.abs(inv_slope))
+    return _window(centre, half, lo_bound, hi_bound)
+
+
+@triton.jit
 def warp_gather_affine_kernel(
-    gout_ptr, par_ptr, inv_ptr, gin_ptr,
+    gout_ptr, par_ptr, gin_ptr,
     C, H, W, H_OUT, W_OUT,
-    N_PAR: tl.constexpr, BLOCK: tl.constexpr, BLOCK_C: tl.constexpr,
+    PAR_STRIDE: tl.constexpr, BLOCK: tl.constexpr, BLOCK_C: tl.constexpr,
 ):
-    """Deterministic input gradient of an affine map with zeros padding, no sort: the output pixels
-    whose point lies in the support square (x +- 1, y +- 1) of input pixel (y, x) form a
-    parallelogram, found with the inverse map. ``inv_ptr`` rows (per sample): the inverse
-    ``m00, m01, m10, m11`` of the pixel-space map ``(j, i) -> (x_pix, y_pix)``, its offsets
-    ``c_x, c_y``, and the candidate counts ``n_j, n_i`` along each output axis."""
+    """Deterministic input gradient of an affine map with zeros padding, no sort, no atomics.
+
+    Input pixel (y, x) gathers the output pixels (i, j) whose sampling point lies in its support
+    square ``|x_pix - x| <= 1, |y_pix - y| <= 1``, with ``x_pix = ax j + bx i + cx`` (the forward's
+    own coefficients and arithmetic, so the weights are the forward's). The rows ``i`` of that
+    parallelogram come from the inverse map (all rows when the map is singular), and on each row
+    the exact range of ``j`` from the two constraints: a rotation by up to 10 degrees at unit
+    scale visits 3 rows of 2 candidates, about the 4 that contribute. Fixed order, any map.
+    """
     pid = tl.program_id(0)
-    n = tl.program_id(1).to(tl.int64)
+    n = tl.program_id(1)
+    n64 = n.to(tl.int64)
+    n_out = H_OUT * W_OUT
     q = pid * BLOCK + tl.arange(0, BLOCK)
     live = q < H * W
     y = q // W
     x = q - y * W
-    inv = inv_ptr + n * 8
-    m00 = tl.load(inv + 0)
-    m01 = tl.load(inv + 1)
-    m10 = tl.load(inv + 2)
-    m11 = tl.load(inv + 3)
-    n_j = tl.load(inv + 6).to(tl.int32)
-    n_i = tl.load(inv + 7).to(tl.int32)
-    dx = x.to(tl.float32) - tl.load(inv + 4)
-    dy = y.to(tl.float32) - tl.load(inv + 5)
-    # first candidate along each axis: the smallest integer above centre - half extent (clamped so
-    # the cast cannot overflow; far-away candidates are masked anyway)
-    j_lo = tl.floor(m00 * dx + m01 * dy - (tl.abs(m00) + tl.abs(m01))) + 1.0
-    i_lo = tl.floor(m10 * dx + m11 * dy - (tl.abs(m10) + tl.abs(m11))) + 1.0
-    j_lo = tl.minimum(tl.maximum(j_lo, -1.0 - n_j), W_OUT * 1.0).to(tl.int32)
-    i_lo = tl.minimum(tl.maximum(i_lo, -1.0 - n_i), H_OUT * 1.0).to(tl.int32)
-    par = par_ptr + n * N_PAR
+    ax, bx, cx, ay, by, cy, _, _, _ = _pixel_map(par_ptr + n * PAR_STRIDE, W, H, W_OUT, H_OUT, 0)
+    size = tl.abs(ax) + tl.abs(bx) + tl.abs(cx) + tl.abs(ay) + tl.abs(by) + tl.abs(cy)
+    finite = size < 3.0e38  # False for inf and NaN
+    det = ax * by - bx * ay
+    regular = finite & (det != 0.0)
+    safe_det = tl.where(regular, det, 1.0)
+    # inverse map: i = (-ay (x_pix - cx) + ax (y_pix - cy)) / det over the square
+    dx = x.to(tl.float32) - cx
+    dy = y.to(tl.float32) - cy
+    i_centre = (ax * dy - ay * dx) / safe_det
+    i_half = (tl.abs(ax) + tl.abs(ay)) / tl.abs(safe_det)
+    last_row = H_OUT - 1.0
+    i_first, i_count = _window(tl.where(regular, i_centre, last_row * 0.5),
+                               tl.where(regular, i_half, last_row), 0.0, last_row)
+    i_count = tl.where(live, tl.where(finite, i_count, 0), 0)
+    inv_ax = 1.0 / tl.where(ax == 0.0, 1.0, ax)
+    inv_ay = 1.0 / tl.where(ay == 0.0, 1.0, ay)
+    last_col = W_OUT - 1.0
+    gout = gout_ptr + n64 * (C * n_out)
     chan = tl.arange(0, BLOCK_C)
     for c0 in range(0, C, BLOCK_C):
         cs = c0 + chan
         c_live = cs < C
         acc = tl.zeros([BLOCK_C, BLOCK], dtype=tl.float32)
-        for di in range(n_i):
-            i = i_lo + di
-            i_ok = live & (i >= 0) & (i < H_OUT)
-            for dj in range(n_j):
-                j = j_lo + dj
-                hit = i_ok & (j >= 0) & (j < W_OUT)
+        for e in range(tl.max(i_count, axis=0)):
+            row_hit = e < i_count
+            i = i_first + e
+            fi = i.to(tl.float32)
+            # |ax j + (bx i + cx - x)| <= 1 and |ay j + (by i + cy - y)| <= 1
+            jx_first, jx_count = _line_window(bx * fi + cx - x.to(tl.float32), ax, inv_ax,
+                                              0.0, last_col)
+            jy_first, jy_count = _line_window(by * fi + cy - y.to(tl.float32), ay, inv_ay,
+                                              0.0, last_col)
+            j_first = tl.maximum(jx_first, jy_first)
+            j_stop = tl.minimum(jx_first + jx_count, jy_first + jy_count)
+            j_count = tl.where(row_hit, tl.maximum(j_stop - j_first, 0), 0)
+            for f in range(tl.max(j_count, axis=0)):
+                hit = f < j_count
+                j = j_first + f
+                jf = j.to(tl.float32)
+                ix = ax * jf + bx * fi + cx
+                iy = ay * jf + by * fi + cy
                 p = tl.where(hit, i * W_OUT + j, 0)
-                acc = _add_contributions(acc, gout_ptr, par, par, p, hit, x, y, cs, c_live,
-                                         n, C, H, W, H_OUT, W_OUT, 0, 0, False)
-        dst = gin_ptr + (n * C + cs[:, None]) * H * W + q[None, :]
+                acc = _accumulate(acc, gout, p, _tent(ix, iy, x, y, hit), cs, c_live, n_out)
+        dst = gin_ptr + n64 * (C * H * W) + cs[:, None] * (H * W) + q[None, :]
         tl.store(dst, acc.to(gin_ptr.dtype.element_ty), mask=c_live[:, None] & live[None, :])
 
 
@@ -362,7 +470,7 @@ FWD_BLOCK = 512  # output pixels per program of the forward
 BWD_BLOCK = 256  # output pixels per program of the backward (one parameter partial each)
 GATHER_BLOCK = 128  # input pixels per program of the deterministic gathers
 MAX_BLOCK_C = 8  # channels per tile of the gathers
-MAX_AFFINE_CANDIDATES = 64  # larger support preimages (strong zoom-in) take the sorted gather
+AFFINE_GATHER = True  # affine maps, zeros padding: the sort-free gather (benchmarks flip it)
 NUM_WARPS = 4
 NUM_STAGES = 1  # the channel loops are not software-pipelined (the setting checked on the H200)
 # No a * b + c contraction into FMAs. With it, the float32 backward that computes both the input
@@ -370,7 +478,7 @@ NUM_STAGES = 1  # the channel loops are not software-pipelined (the setting chec
 # (32..256, 3, 224, 224) batch on an H200 (Triton 3.6), whenever a thread held two or more pixels:
 # most likely the sampling point was rounded differently where it picked the input pixel and where
 # it weighted it. Without contraction every copy rounds alike, and the same run gave right gradients
-# (benchmarks/gpu_bisect.py -> results/gpu/bisect.txt).
+# (results/gpu/bisect.txt).
 FP_FUSION = False
 INT32_LIMIT = 2**31 - 1
 
@@ -381,65 +489,75 @@ def launch_options() -> dict[str, object]:
     return {"num_warps": NUM_WARPS, "num_stages": NUM_STAGES, "enable_fp_fusion": FP_FUSION}
 
 
-def warp_forward(input, params, ctrl, kind: int, n_ctrl: int, out_size, border: bool):
-    """``(N, C, H_out, W_out)`` in the input's dtype. ``input`` contiguous, ``params`` float32
-    ``(N, N_PAR)``, ``ctrl`` float32 ``(n_ctrl, 2)`` (any tensor when not TPS)."""
+def _check_sample_size(c: int, h: int, w: int, h_out: int, w_out: int) -> None:
+    if max(c * h * w, c * h_out * w_out, (h + 1) * (w + 1)) > INT32_LIMIT:
+        raise ValueError(
+            f"fused kernels: one sample must hold fewer than 2**31 elements, got C={c}, "
+            f"input {h}x{w}, output {h_out}x{w_out}; use backend='torch'"
+        )
+
+
+def warp_forward(input, params, ctrl, wmat, kind: int, n_ctrl: int, out_size, border: bool):
+    """``(N, C, H_out, W_out)`` in the input's dtype. ``input`` contiguous; ``params`` float32
+    ``(N, PAR_STRIDE)``-strided rows; ``ctrl`` ``(M, 2)`` and ``wmat`` ``(M, H_out W_out)`` float32
+    (TPS; any tensor otherwise)."""
     n, c, h, w = input.shape
     h_out, w_out = out_size
+    _check_sample_size(c, h, w, h_out, w_out)
     out = torch.empty(n, c, h_out, w_out, dtype=input.dtype, device=input.device)
     if out.numel() == 0:
         return out
-    grid = (triton.cdiv(h_out * w_out, FWD_BLOCK), n)
-    warp_forward_kernel[grid](
-        input, params, ctrl, out, c, h, w, h_out, w_out,
-        KIND=kind, N_PAR=params.shape[1], K=n_ctrl, BORDER=border, BLOCK=FWD_BLOCK,
+    warp_forward_kernel[(triton.cdiv(h_out * w_out, FWD_BLOCK), n)](
+        input, params, ctrl, wmat, out, c, h, w, h_out, w_out,
+        KIND=kind, PAR_STRIDE=params.stride(0), M=n_ctrl, BORDER=border, BLOCK=FWD_BLOCK,
         **launch_options(),
     )
     return out
 
 
-def warp_backward(input, grad_out, params, ctrl, kind: int, n_ctrl: int, border: bool,
+def warp_backward(input, grad_out, params, ctrl, wmat, kind: int, n_ctrl: int, border: bool,
                   deterministic: bool, need_input: bool, need_params: bool):
     """Gradients ``(grad_input or None, grad_params or None)``.
 
-    ``grad_params`` ``(N, N_PAR)`` float32 is the fixed-order ``torch.sum`` of per-block partials
-    (deterministic in both modes). ``grad_input`` comes from fp32 atomics, or, if
-    ``deterministic``, from an atomic-free gather, bit-identical across runs: through the inverse
-    map for affine maps with zeros padding, else through a stable sort of the output pixels by
+    ``grad_params`` (float32, the shape of ``params``) is the fixed-order ``torch.sum`` of per-block
+    partials (deterministic in both modes). ``grad_input`` comes from fp32 atomics, or, if
+    ``deterministic``, from an atomic-free gather, bit-identical across runs: the sort-free one
+    for affine maps with zeros padding, else through a stable sort of the output pixels by
     support cell.
     """
     n, c, h, w = input.shape
     h_out, w_out = grad_out.shape[-2:]
     n_out = h_out * w_out
-    n_par = params.shape[1]
+    stride = params.stride(0)
     blocks = triton.cdiv(n_out, BWD_BLOCK)
     dev = input.device
-    inverse = None
-    if need_input and deterministic and kind == KIND_AFFINE and not border:
-        inverse = _affine_inverse(params, (h, w), (h_out, w_out))
+    affine_gather = AFFINE_GATHER and kind == KIND_AFFINE and not border
     scatter = need_input and not deterministic
-    keys_on = need_input and deterministic and inverse is None
+    keys_on = need_input and deterministic and not affine_gather
     cells = n * (h + 1) * (w + 1)
     key_dtype = torch.int32 if cells < INT32_LIMIT else torch.int64
-    part = torch.empty(n, blocks, n_par, dtype=torch.float32, device=dev) if need_params else params
+    # partials laid out as (N, blocks, *params.shape[1:]): their sum over blocks has params' shape
+    part = (torch.empty(n, blocks, *params.shape[1:], dtype=torch.float32, device=dev)
+            if need_params else params)
     gin32 = torch.zeros(input.shape, dtype=torch.float32, device=dev) if scatter else params
     keys = torch.empty(n * n_out, dtype=key_dtype, device=dev) if keys_on else params
     if n * n_out > 0 and (scatter or keys_on or need_params):
         warp_backward_kernel[(blocks, n)](
-            input, grad_out, params, ctrl, gin32, keys, part,
+            input, grad_out, params, ctrl, wmat, gin32, keys, part,
             c, h, w, h_out, w_out, blocks,
-            KIND=kind, N_PAR=n_par, K=n_ctrl, BORDER=border,
+            KIND=kind, PAR_STRIDE=stride, M=n_ctrl, BORDER=border,
             SCATTER=scatter, KEYS=keys_on, PARAM_GRAD=need_params, BLOCK=BWD_BLOCK,
             **launch_options(),
         )
     grad_params = part.sum(1) if need_params else None
     grad_input = None
     if scatter:
-        grad_input = gin32.to(input.dtype)
+        grad_input = gin32 if input.dtype == torch.float32 else gin32.to(input.dtype)
     elif keys_on:
-        grad_input = _sorted_gather(input, grad_out, params, ctrl, keys, kind, n_ctrl, border)
+        grad_input = _sorted_gather(input, grad_out, params, ctrl, wmat, keys, kind, n_ctrl,
+                                    border)
     elif need_input:
-        grad_input = _affine_gather(input, grad_out, params, inverse)
+        grad_input = _affine_gather(input, grad_out, params)
     return grad_input, grad_params
 
 
@@ -447,7 +565,7 @@ def _channel_block(c: int) -> int:
     return min(triton.next_power_of_2(max(c, 1)), MAX_BLOCK_C)
 
 
-def _sorted_gather(input, grad_out, params, ctrl, keys, kind, n_ctrl, border):
+def _sorted_gather(input, grad_out, params, ctrl, wmat, keys, kind, n_ctrl, border):
     n, c, h, w = input.shape
     h_out, w_out = grad_out.shape[-2:]
     grad_input = torch.empty_like(input)
@@ -459,47 +577,22 @@ def _sorted_gather(input, grad_out, params, ctrl, keys, kind, n_ctrl, border):
     small = keys.numel() < INT32_LIMIT
     seg = torch.searchsorted(sorted_keys, queries, out_int32=small)  # first position per cell
     warp_gather_kernel[(triton.cdiv(h * w, GATHER_BLOCK), n)](
-        grad_out, params, ctrl, perm, seg, grad_input, c, h, w, h_out, w_out,
-        KIND=kind, N_PAR=params.shape[1], K=n_ctrl, BORDER=border,
+        grad_out, params, ctrl, wmat, perm, seg, grad_input, c, h, w, h_out, w_out,
+        KIND=kind, PAR_STRIDE=params.stride(0), M=n_ctrl, BORDER=border,
         BLOCK=GATHER_BLOCK, BLOCK_C=_channel_block(c), **launch_options(),
     )
     return grad_input
 
 
-def _affine_inverse(params, in_size, out_size):
-    """Per-sample rows for :func:`warp_gather_affine_kernel` ``(N, 8)`` float32, or None when a
-    map is singular or its support preimage has more than ``MAX_AFFINE_CANDIDATES`` pixels
-    (one host sync)."""
-    h, w = in_size
-    h_out, w_out = out_size
-    a, b, c, d, e, f = params.double().unbind(1)
-    # x_pix = ((x_s + 1) W - 1) / 2 with x_t = (2 j + 1) / W_out - 1: x_pix = A j + B i + C0
-    ax, bx = a * w / w_out, b * w / h_out
-    cx = w / 2 * (a * (1 / w_out - 1) + b * (1 / h_out - 1) + c + 1) - 0.5
-    ay, by = d * h / w_out, e * h / h_out
-    cy = h / 2 * (d * (1 / w_out - 1) + e * (1 / h_out - 1) + f + 1) - 0.5
-    det = ax * by - bx * ay
-    m00, m01, m10, m11 = by / det, -bx / det, -ay / det, ax / det
-    # the open square (x +- 1, y +- 1) maps to a parallelogram with these half extents in (j, i)
-    n_j = torch.ceil(2 * (m00.abs() + m01.abs()))
-    n_i = torch.ceil(2 * (m10.abs() + m11.abs()))
-    rows = torch.stack([m00, m01, m10, m11, cx, cy, n_j, n_i], 1)
-    count = n_j * n_i
-    worst = torch.where(torch.isfinite(rows).all(1), count, torch.inf).max()
-    if params.shape[0] == 0 or not bool(worst <= MAX_AFFINE_CANDIDATES):
-        return None
-    return rows.float().contiguous()
-
-
-def _affine_gather(input, grad_out, params, inverse):
+def _affine_gather(input, grad_out, params):
     n, c, h, w = input.shape
     h_out, w_out = grad_out.shape[-2:]
     grad_input = torch.empty_like(input)
     if grad_input.numel() == 0:
         return grad_input
     warp_gather_affine_kernel[(triton.cdiv(h * w, GATHER_BLOCK), n)](
-        grad_out, params, inverse, grad_input, c, h, w, h_out, w_out,
-        N_PAR=params.shape[1], BLOCK=GATHER_BLOCK, BLOCK_C=_channel_block(c),
+        grad_out, params, grad_input, c, h, w, h_out, w_out,
+        PAR_STRIDE=params.stride(0), BLOCK=GATHER_BLOCK, BLOCK_C=_channel_block(c),
         **launch_options(),
     )
     return grad_input
