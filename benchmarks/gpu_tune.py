@@ -1,10 +1,13 @@
 """Launch-parameter sweep and a large-shape correctness check of the fused Triton warp, on CUDA.
 
-    python benchmarks/gpu_tune.py [--out results/gpu_tune.md]
+    python benchmarks/gpu_tune.py [--out results/gpu_tune.md] [--no-sweep | --sweep-only]
+                                  [--sweep GATHER_BLOCK,GATHER_CAPS]
 
 1. Correctness at the benchmark's shapes: the input gradient of the deterministic and the atomic
    backward against F.affine_grid + F.grid_sample, with the worst element of each.
-2. A sweep of the kernels' launch constants (pixels per program, warps per program) at the affine
+2. Host time per call at the small shape (a bare Triton launch, the fused and torch paths), and a
+   profile of host against device time per fwd+bwd.
+3. A sweep of the kernels' launch constants (pixels per program, warps per program) at the affine
    shapes of ``gpu_fused.py``, float32: forward, fwd+bwd atomic, fwd+bwd deterministic. The
    library's defaults are the constants in ``torchstn.kernels.triton_sampler``.
 Without CUDA it says so and exits 0.
@@ -32,8 +35,10 @@ SWEEP = {  # module constant -> values tried (one constant at a time, others at 
     "FWD_BLOCK": (256, 512, 1024, 2048),
     "BWD_BLOCK": (128, 256, 512, 1024),
     "GATHER_BLOCK": (64, 128, 256, 512),
+    "GATHER_CAPS": (True, False),
     "NUM_WARPS": (2, 4, 8),
 }
+HOST_CALLS = 100
 
 
 def grads(x, theta, grad, det: bool | None) -> torch.Tensor:
@@ -116,11 +121,71 @@ def profile_text() -> str:
             "`gpu_fused.py`.\n\n```\n" + tables["fused, atomic"] + "\n```")
 
 
-def sweep_rows() -> list[dict]:
-    return [row for shape in AFFINE_SHAPES for row in sweep_shape(shape)]
+def host_rows() -> list[dict]:
+    """Host time per call (perf_counter over HOST_CALLS calls, no synchronisation in between) at
+    the small affine shape: where the fused path's time goes when the GPU outruns the host."""
+    import time
+
+    kernels = importlib.import_module("torchstn.kernels.triton_sampler")
+    shape = AFFINE_SHAPES[-1]
+    n, c, h, w = shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen).to(DEVICE).requires_grad_(True)
+    theta = random_affine(n, gen).to(DEVICE).requires_grad_(True)
+    grad = torch.randn(shape, generator=gen).to(DEVICE)
+    params = theta.detach().contiguous()
+    xd = x.detach()
+
+    def reference(a, t):
+        grid = F.affine_grid(t, list(a.shape), align_corners=False)
+        return F.grid_sample(a, grid, align_corners=False)
+
+    def launch_only():
+        kernels.warp_forward_kernel[(triton_cdiv(h * w, kernels.FWD_BLOCK), n)](
+            xd, params, params, params, out, c, h, w, h, w, KIND=0, PAR_STRIDE=6, M=0,
+            BORDER=False, BLOCK=kernels.FWD_BLOCK, **kernels.launch_options())
+
+    out = torch.empty_like(xd)
+    cases = {
+        "x + 1 (one small torch op)": lambda: xd + 1,
+        "torch.empty like the output": lambda: torch.empty_like(xd),
+        "Triton launch of the forward kernel alone": launch_only,
+        "kernels.warp_forward (allocate + launch)": lambda: kernels.warp_forward(
+            xd, params, params, params, 0, 0, (h, w), False),
+        "fused_warp forward, no grad": lambda: fused_warp(xd, params, (h, w), backend="triton"),
+        "torch forward, no grad": lambda: reference(xd, params),
+        "fused_warp fwd+bwd (atomic)": fwd_bwd(
+            lambda a, t: fused_warp(a, t, (h, w), backend="triton"), x, theta, grad),
+        "fused_warp fwd+bwd (deterministic)": fwd_bwd(
+            lambda a, t: fused_warp(a, t, (h, w), backend="triton", deterministic=True),
+            x, theta, grad),
+        "torch fwd+bwd": fwd_bwd(reference, x, theta, grad),
+    }
+    rows = []
+    for name, fn in cases.items():
+        grad_mode = torch.enable_grad() if "bwd" in name else torch.no_grad()
+        with grad_mode:
+            for _ in range(5):
+                fn()
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(HOST_CALLS):
+                fn()
+            host = (time.perf_counter() - start) / HOST_CALLS
+            torch.cuda.synchronize()
+        rows.append({f"call at {shape}": name, "host us per call": host * 1e6})
+    return rows
 
 
-def sweep_shape(shape: tuple[int, int, int, int]) -> list[dict]:
+def triton_cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def sweep_rows(constants: list[str]) -> list[dict]:
+    return [row for shape in AFFINE_SHAPES for row in sweep_shape(shape, constants)]
+
+
+def sweep_shape(shape: tuple[int, int, int, int], constants: list[str]) -> list[dict]:
     kernels = importlib.import_module("torchstn.kernels.triton_sampler")
     n, c, h, w = shape
     gen = torch.Generator().manual_seed(0)
@@ -132,7 +197,8 @@ def sweep_shape(shape: tuple[int, int, int, int]) -> list[dict]:
         return lambda a, t: fused_warp(a, t, (h, w), backend="triton", deterministic=det)
 
     rows = []
-    for constant, values in SWEEP.items():
+    for constant in constants:
+        values = SWEEP[constant]
         default = getattr(kernels, constant)
         for value in values:
             setattr(kernels, constant, value)
@@ -153,7 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="also write the markdown report here")
     parser.add_argument("--no-sweep", action="store_true", help="correctness and profile only")
+    parser.add_argument("--sweep", default=",".join(SWEEP),
+                        help=f"constants to sweep, comma-separated (default: all of {list(SWEEP)})")
+    parser.add_argument("--sweep-only", action="store_true", help="only the sweep")
     args = parser.parse_args(argv)
+    constants = [name for name in args.sweep.split(",") if name]
+    unknown = sorted(set(constants) - set(SWEEP))
+    if unknown:
+        parser.error(f"--sweep: unknown constants {unknown}; choose from {list(SWEEP)}")
     if not torch.cuda.is_available():
         print("gpu_tune: no CUDA device here; this sweep needs a GPU (nothing measured).")
         return 0
@@ -162,12 +235,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     parts = [header("Fused Triton warp: large-shape correctness and launch-constant sweep"),
              f"Card: {torch.cuda.get_device_name()}. Median of {REPEATS} CUDA-event timings."]
-    sections = [("### Input gradient against torch at the benchmark shapes",
-                 lambda: table(correctness_rows())),
-                ("### Profile of 10 fused fwd+bwd at the small affine shape", profile_text)]
+    sections = [] if args.sweep_only else [
+        ("### Input gradient against torch at the benchmark shapes",
+         lambda: table(correctness_rows())),
+        ("### Host time per call at the small affine shape", lambda: table(host_rows())),
+        ("### Profile of 10 fwd+bwd at the small affine shape", profile_text)]
     if not args.no_sweep:
         sections.append(("### Launch constants (float32, affine, zeros padding)",
-                         lambda: table(sweep_rows())))
+                         lambda: table(sweep_rows(constants))))
     return report_sections(parts, sections, args.out)
 
 

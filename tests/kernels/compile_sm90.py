@@ -50,6 +50,10 @@ def jobs(everything: bool):
                dict(common, BLOCK=ks.FWD_BLOCK))
         modes = [(1, 0, 1), (0, 1, 1), (0, 0, 1), (1, 0, 0), (0, 1, 0)] if everything else \
             [(1, 0, 1), (0, 1, 1)]  # (SCATTER, KEYS, PARAM_GRAD)
+        if everything or (dt, border) == ("fp32", 0):  # the single program per small sample
+            yield (f"backward {tag} one block", ks.warp_backward_kernel,
+                   {**ptrs, **SIZES, "key_ptr": "*i32"},
+                   dict(common, SCATTER=1, KEYS=0, PARAM_GRAD=1, BLOCK=ks.SINGLE_BLOCK_MAX))
         for (scatter, keys, grads), key_dt in itertools.product(modes, ["i32", "i64"]):
             if not keys and key_dt == "i64":
                 continue
@@ -61,8 +65,10 @@ def jobs(everything: bool):
                    {**ptrs, **SIZES, "seg_ptr": f"*{seg_dt}"},
                    dict(common, BLOCK=ks.GATHER_BLOCK, BLOCK_C=4))
         if kind == ks.KIND_AFFINE and not border:
-            yield (f"affine gather {dt}", ks.warp_gather_affine_kernel, {**ptrs, **SIZES},
-                   dict(PAR_STRIDE=n_par, BLOCK=ks.GATHER_BLOCK, BLOCK_C=4))
+            for caps in (True, False):
+                yield (f"affine gather {dt} caps {caps}", ks.warp_gather_affine_kernel,
+                       {**ptrs, **SIZES},
+                       dict(PAR_STRIDE=n_par, BLOCK=ks.GATHER_BLOCK, BLOCK_C=4, CAPS=caps))
     if not everything:
         yield ("forward bf16 tps", ks.warp_forward_kernel,
                {"inp_ptr": "*bf16", "par_ptr": "*fp32", "ctrl_ptr": "*fp32", "wmat_ptr": "*fp32",

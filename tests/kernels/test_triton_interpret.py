@@ -163,10 +163,13 @@ def test_deterministic_gathers(monkeypatch, zoom, padding, path):
      [[1.1, 0.0, 0.0], [0.0, 0.0, 0.05]], [[0.0, 0.0, 0.3], [0.0, 0.0, -0.1]]],
     ids=["rank-one", "x-ignores-columns", "row-collapse", "constant"],
 )
-def test_affine_gather_singular_maps(monkeypatch, rows):
+@pytest.mark.parametrize("caps", [True, False], ids=["caps", "block-max"])
+def test_affine_gather_singular_maps(monkeypatch, rows, caps):
     """Singular maps (det 0: the sort-free gather scans every output row) and zero slopes (a
-    window that is every column or none) give the torch path's gradient."""
+    window that is every column or none) give the torch path's gradient, with either loop bound
+    of the gather."""
     calls = gather_spy(monkeypatch)
+    monkeypatch.setattr(fused._kernels(), "GATHER_CAPS", caps)
     x = make_input()
     theta = torch.tensor(rows).expand(2, -1, -1).contiguous().to(DEVICE)
     got = values_and_grads(fused_fn("affine", "zeros", (7, 9), deterministic=True), x, theta)
@@ -189,6 +192,21 @@ def test_non_finite_theta_gives_zero_input_gradient(deterministic):
                                   x, theta)
     assert torch.equal(out, torch.zeros_like(out))
     assert torch.equal(gx, torch.zeros_like(gx))
+
+
+@requires_triton
+@pytest.mark.parametrize("kind", KINDS)
+def test_multi_block_backward(kind):
+    """An output above SINGLE_BLOCK_MAX pixels: several backward programs per sample, theta's
+    gradient summed over their partials (smaller outputs take one program and no sum)."""
+    kernels = fused._kernels()
+    out_size = (36, 30)
+    assert out_size[0] * out_size[1] > kernels.SINGLE_BLOCK_MAX
+    x, theta = make_input(n=1), make_theta(kind, n=1)
+    got = values_and_grads(fused_fn(kind, "zeros", out_size), x, theta)
+    want = values_and_grads(torch_fn(kind, "zeros", out_size), x, theta)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
 
 
 @requires_triton
@@ -492,7 +510,9 @@ def test_gpu_large_output_rows():
     theta = make_theta("affine", n=1)
     got = fused_warp(x, theta, (2048, 2100), backend="triton")
     want = fused_warp(x, theta, (2048, 2100), backend="torch")
-    torch.testing.assert_close(got, want, **TOL)
+    # a wrong row would be off by O(1); at coordinates near 500 float32 rounding alone moves a
+    # sample by ~1e-4 pixel, i.e. up to ~6e-4 on these noise images (measured on the H200)
+    torch.testing.assert_close(got, want, atol=2e-3, rtol=1e-3)
 
 
 @requires_triton

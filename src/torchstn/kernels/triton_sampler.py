@@ -397,7 +397,7 @@ def _line_window(offset, slope, inv_slope, lo_bound, hi_bound):
 def warp_gather_affine_kernel(
     gout_ptr, par_ptr, gin_ptr,
     C, H, W, H_OUT, W_OUT,
-    PAR_STRIDE: tl.constexpr, BLOCK: tl.constexpr, BLOCK_C: tl.constexpr,
+    PAR_STRIDE: tl.constexpr, BLOCK: tl.constexpr, BLOCK_C: tl.constexpr, CAPS: tl.constexpr,
 ):
     """Deterministic input gradient of an affine map with zeros padding, no sort, no atomics.
 
@@ -434,13 +434,22 @@ def warp_gather_affine_kernel(
     inv_ax = 1.0 / tl.where(ax == 0.0, 1.0, ax)
     inv_ay = 1.0 / tl.where(ay == 0.0, 1.0, ay)
     last_col = W_OUT - 1.0
+    # loop bounds: CAPS: the most integers any window of this sample can hold (no reductions);
+    # else the block's largest count (one block-wide reduction per row)
+    rows_cap = tl.where(regular, tl.floor(2.0 * (i_half + SLACK)) + 1.0, H_OUT * 1.0)
+    rows_cap = tl.where(finite, tl.minimum(rows_cap, H_OUT * 1.0), 0.0).to(tl.int32)
+    cols_x = tl.where(ax == 0.0, W_OUT * 1.0, tl.floor(2.0 * (tl.abs(inv_ax) + SLACK)) + 1.0)
+    cols_y = tl.where(ay == 0.0, W_OUT * 1.0, tl.floor(2.0 * (tl.abs(inv_ay) + SLACK)) + 1.0)
+    cols_cap = tl.minimum(tl.minimum(cols_x, cols_y), W_OUT * 1.0).to(tl.int32)
+    if not CAPS:
+        rows_cap = tl.max(i_count, axis=0)
     gout = gout_ptr + n64 * (C * n_out)
     chan = tl.arange(0, BLOCK_C)
     for c0 in range(0, C, BLOCK_C):
         cs = c0 + chan
         c_live = cs < C
         acc = tl.zeros([BLOCK_C, BLOCK], dtype=tl.float32)
-        for e in range(tl.max(i_count, axis=0)):
+        for e in range(rows_cap):
             row_hit = e < i_count
             i = i_first + e
             fi = i.to(tl.float32)
@@ -452,7 +461,10 @@ def warp_gather_affine_kernel(
             j_first = tl.maximum(jx_first, jy_first)
             j_stop = tl.minimum(jx_first + jx_count, jy_first + jy_count)
             j_count = tl.where(row_hit, tl.maximum(j_stop - j_first, 0), 0)
-            for f in range(tl.max(j_count, axis=0)):
+            j_bound = cols_cap
+            if not CAPS:
+                j_bound = tl.max(j_count, axis=0)
+            for f in range(j_bound):
                 hit = f < j_count
                 j = j_first + f
                 jf = j.to(tl.float32)
@@ -468,9 +480,12 @@ def warp_gather_affine_kernel(
 
 FWD_BLOCK = 512  # output pixels per program of the forward
 BWD_BLOCK = 256  # output pixels per program of the backward (one parameter partial each)
+SINGLE_BLOCK_MAX = 1024  # outputs up to this many pixels: one backward program per sample, so
+# theta's gradient needs no reduction launch (28x28 MNIST-sized warps)
 GATHER_BLOCK = 128  # input pixels per program of the deterministic gathers
 MAX_BLOCK_C = 8  # channels per tile of the gathers
 AFFINE_GATHER = True  # affine maps, zeros padding: the sort-free gather (benchmarks flip it)
+GATHER_CAPS = True  # the sort-free gather's loops run to per-sample caps, not per-block maxima
 NUM_WARPS = 4
 NUM_STAGES = 1  # the channel loops are not software-pipelined (the setting checked on the H200)
 # No a * b + c contraction into FMAs. With it, the float32 backward that computes both the input
@@ -529,7 +544,8 @@ def warp_backward(input, grad_out, params, ctrl, wmat, kind: int, n_ctrl: int, b
     h_out, w_out = grad_out.shape[-2:]
     n_out = h_out * w_out
     stride = params.stride(0)
-    blocks = triton.cdiv(n_out, BWD_BLOCK)
+    block = BWD_BLOCK if n_out > SINGLE_BLOCK_MAX else max(triton.next_power_of_2(n_out), 16)
+    blocks = triton.cdiv(n_out, block)
     dev = input.device
     affine_gather = AFFINE_GATHER and kind == KIND_AFFINE and not border
     scatter = need_input and not deterministic
@@ -546,10 +562,12 @@ def warp_backward(input, grad_out, params, ctrl, wmat, kind: int, n_ctrl: int, b
             input, grad_out, params, ctrl, wmat, gin32, keys, part,
             c, h, w, h_out, w_out, blocks,
             KIND=kind, PAR_STRIDE=stride, M=n_ctrl, BORDER=border,
-            SCATTER=scatter, KEYS=keys_on, PARAM_GRAD=need_params, BLOCK=BWD_BLOCK,
+            SCATTER=scatter, KEYS=keys_on, PARAM_GRAD=need_params, BLOCK=block,
             **launch_options(),
         )
-    grad_params = part.sum(1) if need_params else None
+    grad_params = None
+    if need_params:
+        grad_params = part.select(1, 0) if blocks == 1 else part.sum(1)
     grad_input = None
     if scatter:
         grad_input = gin32 if input.dtype == torch.float32 else gin32.to(input.dtype)
@@ -593,6 +611,6 @@ def _affine_gather(input, grad_out, params):
     warp_gather_affine_kernel[(triton.cdiv(h * w, GATHER_BLOCK), n)](
         grad_out, params, grad_input, c, h, w, h_out, w_out,
         PAR_STRIDE=params.stride(0), BLOCK=GATHER_BLOCK, BLOCK_C=_channel_block(c),
-        **launch_options(),
+        CAPS=GATHER_CAPS, **launch_options(),
     )
     return grad_input
