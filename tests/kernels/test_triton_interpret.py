@@ -195,15 +195,17 @@ def test_non_finite_theta_gives_zero_input_gradient(deterministic):
 
 
 @requires_triton
+@pytest.mark.parametrize("deterministic", [False, True], ids=["atomic", "deterministic"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_multi_block_backward(kind):
-    """An output above SINGLE_BLOCK_MAX pixels: several backward programs per sample, theta's
-    gradient summed over their partials (smaller outputs take one program and no sum)."""
+def test_multi_block_backward(kind, deterministic):
+    """Images above SINGLE_BLOCK_MAX pixels: several backward (or affine gather) programs per
+    sample, theta's gradient summed over their partials (smaller ones take one program, no sum)."""
     kernels = fused._kernels()
     out_size = (36, 30)
     assert out_size[0] * out_size[1] > kernels.SINGLE_BLOCK_MAX
-    x, theta = make_input(n=1), make_theta(kind, n=1)
-    got = values_and_grads(fused_fn(kind, "zeros", out_size), x, theta)
+    x, theta = make_input(n=1, size=out_size), make_theta(kind, n=1)
+    got = values_and_grads(fused_fn(kind, "zeros", out_size, deterministic=deterministic),
+                           x, theta)
     want = values_and_grads(torch_fn(kind, "zeros", out_size), x, theta)
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, **TOL)
@@ -278,6 +280,30 @@ def test_identity_returns_input(kind):
            "tps": control_points(4)}[kind].expand(2, -1, -1).to(DEVICE)
     out = fused_warp(x, eye, IN_SIZE, kind=kind, backend="triton")
     torch.testing.assert_close(out, x, atol=1e-5, rtol=0)
+
+
+@requires_triton
+@pytest.mark.parametrize("deterministic", [False, True], ids=["atomic", "deterministic"])
+def test_identity_gradients(deterministic):
+    """At the identity every sampling point is an integer pixel position, where the sampler's
+    derivative is one-sided. Both backward modes take the forward's corners (the right neighbour):
+    d out / d x_pix = v(x + 1) - v(x) (0 beyond the edge), worked out here for the translation
+    entries of theta; the input gradient is grad_out itself. (The torch path rounds the identity's
+    grid to either side of the integers, so it is no reference here.)"""
+    x = make_input(size=IN_SIZE)
+    eye = torch.eye(3)[:2].expand(2, -1, -1).contiguous().to(DEVICE)
+    _, gx, gt = values_and_grads(fused_fn("affine", "zeros", IN_SIZE, deterministic=deterministic),
+                                 x, eye)
+    g = torch.randn(x.shape, generator=torch.Generator().manual_seed(2)).to(DEVICE)
+    pad = torch.zeros_like(x)
+    right = torch.cat([x[..., 1:], pad[..., :1]], -1) - x
+    below = torch.cat([x[..., 1:, :], pad[..., :1, :]], -2) - x
+    h, w = IN_SIZE
+    want_c = (g * right).sum((1, 2, 3)) * (w / 2)  # d/d theta[0, 2] (x shift, normalised)
+    want_f = (g * below).sum((1, 2, 3)) * (h / 2)  # d/d theta[1, 2]
+    torch.testing.assert_close(gx, g, **TOL)
+    torch.testing.assert_close(gt[:, 0, 2], want_c, **TOL)
+    torch.testing.assert_close(gt[:, 1, 2], want_f, **TOL)
 
 
 @requires_triton
