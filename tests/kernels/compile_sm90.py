@@ -65,11 +65,10 @@ def jobs(everything: bool):
                    {**ptrs, **SIZES, "seg_ptr": f"*{seg_dt}"},
                    dict(common, BLOCK=ks.GATHER_BLOCK, BLOCK_C=4))
         if kind == ks.KIND_AFFINE and not border:
-            for caps, grads in itertools.product((True, False), (1, 0)):
-                yield (f"affine gather {dt} caps {caps} params {grads}",
-                       ks.warp_gather_affine_kernel, {**ptrs, **SIZES, "N_PROGS": "i32"},
-                       dict(PAR_STRIDE=n_par, BLOCK=ks.GATHER_BLOCK, BLOCK_C=4, CAPS=caps,
-                            PARAM_GRAD=grads))
+            for caps in (True, False):
+                yield (f"affine gather {dt} caps {caps}", ks.warp_gather_affine_kernel,
+                       {**ptrs, **SIZES},
+                       dict(PAR_STRIDE=n_par, BLOCK=ks.GATHER_BLOCK, BLOCK_C=4, CAPS=caps))
     if not everything:
         yield ("forward bf16 tps", ks.warp_forward_kernel,
                {"inp_ptr": "*bf16", "par_ptr": "*fp32", "ctrl_ptr": "*fp32", "wmat_ptr": "*fp32",

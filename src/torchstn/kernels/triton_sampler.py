@@ -394,31 +394,19 @@ def _line_window(offset, slope, inv_slope, lo_bound, hi_bound):
 
 
 @triton.jit
-def _tent_slope(d):
-    """Right derivative of the tent ``max(1 - |d|, 0)`` at ``d = x_pix - x``: -1 on [0, 1), +1 on
-    [-1, 0), else 0 -- the forward's ``floor`` corners (fx = 0 takes the right neighbour)."""
-    return tl.where((d >= 0.0) & (d < 1.0), -1.0, tl.where((d >= -1.0) & (d < 0.0), 1.0, 0.0))
-
-
-@triton.jit
 def warp_gather_affine_kernel(
-    gout_ptr, inp_ptr, par_ptr, gin_ptr, part_ptr,
-    C, H, W, H_OUT, W_OUT, N_PROGS,
+    gout_ptr, par_ptr, gin_ptr,
+    C, H, W, H_OUT, W_OUT,
     PAR_STRIDE: tl.constexpr, BLOCK: tl.constexpr, BLOCK_C: tl.constexpr, CAPS: tl.constexpr,
-    PARAM_GRAD: tl.constexpr,
 ):
-    """Deterministic backward of an affine map with zeros padding, no sort, no atomics, one pass.
+    """Deterministic input gradient of an affine map with zeros padding, no sort, no atomics.
 
     Input pixel (y, x) gathers the output pixels (i, j) whose sampling point lies in its support
     square ``|x_pix - x| <= 1, |y_pix - y| <= 1``, with ``x_pix = ax j + bx i + cx`` (the forward's
     own coefficients and arithmetic, so the weights are the forward's). The rows ``i`` of that
     parallelogram come from the inverse map (all rows when the map is singular), and on each row
     the exact range of ``j`` from the two constraints: a rotation by up to 10 degrees at unit
-    scale visits at most 3 rows of 3 candidates, about 4 of which contribute. Fixed order.
-
-    ``PARAM_GRAD``: the same pairs give theta's gradient, ``dL/dx_pix(p) = sum_q g(p) v(q)
-    dw_q(p)/dx_pix`` summed over this program's input pixels ``q`` (stored per program; the host
-    sums the programs in a fixed order), so no separate backward pass over the output is needed.
+    scale visits 3 rows of 2 candidates, about the 4 that contribute. Fixed order, any map.
     """
     pid = tl.program_id(0)
     n = tl.program_id(1)
@@ -428,8 +416,6 @@ def warp_gather_affine_kernel(
     live = q < H * W
     y = q // W
     x = q - y * W
-    xf = x.to(tl.float32)
-    yf = y.to(tl.float32)
     ax, bx, cx, ay, by, cy, _, _, _ = _pixel_map(par_ptr + n * PAR_STRIDE, W, H, W_OUT, H_OUT, 0)
     size = tl.abs(ax) + tl.abs(bx) + tl.abs(cx) + tl.abs(ay) + tl.abs(by) + tl.abs(cy)
     finite = size < 3.0e38  # False for inf and NaN
@@ -437,7 +423,9 @@ def warp_gather_affine_kernel(
     regular = finite & (det != 0.0)
     safe_det = tl.where(regular, det, 1.0)
     # inverse map: i = (-ay (x_pix - cx) + ax (y_pix - cy)) / det over the square
-    i_centre = (ax * (yf - cy) - ay * (xf - cx)) / safe_det
+    dx = x.to(tl.float32) - cx
+    dy = y.to(tl.float32) - cy
+    i_centre = (ax * dy - ay * dx) / safe_det
     i_half = (tl.abs(ax) + tl.abs(ay)) / tl.abs(safe_det)
     last_row = H_OUT - 1.0
     i_first, i_count = _window(tl.where(regular, i_centre, last_row * 0.5),
@@ -456,31 +444,20 @@ def warp_gather_affine_kernel(
     if not CAPS:
         rows_cap = tl.max(i_count, axis=0)
     gout = gout_ptr + n64 * (C * n_out)
-    inp = inp_ptr + n64 * (C * H * W)
-    # dL/d(x_s, y_s) times (x_t, y_t, 1) over this program's pairs: theta's six partials
-    g_ax = tl.zeros([BLOCK], dtype=tl.float32)
-    g_ay = tl.zeros([BLOCK], dtype=tl.float32)
-    g_a1 = tl.zeros([BLOCK], dtype=tl.float32)
-    g_bx = tl.zeros([BLOCK], dtype=tl.float32)
-    g_by = tl.zeros([BLOCK], dtype=tl.float32)
-    g_b1 = tl.zeros([BLOCK], dtype=tl.float32)
     chan = tl.arange(0, BLOCK_C)
     for c0 in range(0, C, BLOCK_C):
         cs = c0 + chan
         c_live = cs < C
-        tile = c_live[:, None] & live[None, :]
-        v = tl.zeros([BLOCK_C, BLOCK], dtype=tl.float32)
-        if PARAM_GRAD:
-            v = tl.load(inp + cs[:, None] * (H * W) + q[None, :], mask=tile, other=0.0)
-            v = v.to(tl.float32)
         acc = tl.zeros([BLOCK_C, BLOCK], dtype=tl.float32)
         for e in range(rows_cap):
             row_hit = e < i_count
             i = i_first + e
             fi = i.to(tl.float32)
             # |ax j + (bx i + cx - x)| <= 1 and |ay j + (by i + cy - y)| <= 1
-            jx_first, jx_count = _line_window(bx * fi + cx - xf, ax, inv_ax, 0.0, last_col)
-            jy_first, jy_count = _line_window(by * fi + cy - yf, ay, inv_ay, 0.0, last_col)
+            jx_first, jx_count = _line_window(bx * fi + cx - x.to(tl.float32), ax, inv_ax,
+                                              0.0, last_col)
+            jy_first, jy_count = _line_window(by * fi + cy - y.to(tl.float32), ay, inv_ay,
+                                              0.0, last_col)
             j_first = tl.maximum(jx_first, jy_first)
             j_stop = tl.minimum(jx_first + jx_count, jy_first + jy_count)
             j_count = tl.where(row_hit, tl.maximum(j_stop - j_first, 0), 0)
@@ -494,52 +471,17 @@ def warp_gather_affine_kernel(
                 ix = ax * jf + bx * fi + cx
                 iy = ay * jf + by * fi + cy
                 p = tl.where(hit, i * W_OUT + j, 0)
-                wx = tl.maximum(1.0 - tl.abs(ix - xf), 0.0)
-                wy = tl.maximum(1.0 - tl.abs(iy - yf), 0.0)
-                wgt = tl.where(hit, wx * wy, 0.0)
-                if PARAM_GRAD:
-                    dwx = tl.where(hit, _tent_slope(ix - xf) * wy, 0.0)  # dw/dx_pix
-                    dwy = tl.where(hit, wx * _tent_slope(iy - yf), 0.0)
-                    need = (wgt > 0.0) | (dwx != 0.0) | (dwy != 0.0)
-                else:
-                    need = wgt > 0.0
-                src = gout + cs[:, None] * n_out + p[None, :]
-                g = tl.load(src, mask=c_live[:, None] & need[None, :], other=0.0).to(tl.float32)
-                acc += g * wgt[None, :]
-                if PARAM_GRAD:
-                    gv = tl.sum(g * v, axis=0)
-                    gxs = gv * dwx * (W * 0.5)  # chain rule: x_pix = ((x_s + 1) W - 1) / 2
-                    gys = gv * dwy * (H * 0.5)
-                    xt = (j * 2 + 1).to(tl.float32) * (1.0 / W_OUT) - 1.0
-                    yt = (i * 2 + 1).to(tl.float32) * (1.0 / H_OUT) - 1.0
-                    g_ax += gxs * xt
-                    g_ay += gxs * yt
-                    g_a1 += gxs
-                    g_bx += gys * xt
-                    g_by += gys * yt
-                    g_b1 += gys
+                acc = _accumulate(acc, gout, p, _tent(ix, iy, x, y, hit), cs, c_live, n_out)
         dst = gin_ptr + n64 * (C * H * W) + cs[:, None] * (H * W) + q[None, :]
-        tl.store(dst, acc.to(gin_ptr.dtype.element_ty), mask=tile)
-    if PARAM_GRAD:
-        part = part_ptr + (n64 * N_PROGS + pid) * PAR_STRIDE
-        tl.store(part + 0, tl.sum(g_ax, axis=0))
-        tl.store(part + 1, tl.sum(g_ay, axis=0))
-        tl.store(part + 2, tl.sum(g_a1, axis=0))
-        tl.store(part + 3, tl.sum(g_bx, axis=0))
-        tl.store(part + 4, tl.sum(g_by, axis=0))
-        tl.store(part + 5, tl.sum(g_b1, axis=0))
-        if PAR_STRIDE == 9:  # a 3x3 matrix whose last row the affine map ignores
-            tl.store(part + 6, 0.0)
-            tl.store(part + 7, 0.0)
-            tl.store(part + 8, 0.0)
+        tl.store(dst, acc.to(gin_ptr.dtype.element_ty), mask=c_live[:, None] & live[None, :])
 
 
 # ---------------------------------------------------------------- host-side launchers
 
 FWD_BLOCK = 512  # output pixels per program of the forward
 BWD_BLOCK = 256  # output pixels per program of the backward (one parameter partial each)
-SINGLE_BLOCK_MAX = 1024  # images up to this many pixels: one backward (or affine gather) program
-# per sample, so theta's gradient needs no reduction launch (28x28 MNIST-sized warps)
+SINGLE_BLOCK_MAX = 1024  # outputs up to this many pixels: one backward program per sample, so
+# theta's gradient needs no reduction launch (28x28 MNIST-sized warps)
 GATHER_BLOCK = 128  # input pixels per program of the deterministic gathers
 MAX_BLOCK_C = 8  # channels per tile of the gathers
 AFFINE_GATHER = True  # affine maps, zeros padding: the sort-free gather (benchmarks flip it)
@@ -592,60 +534,49 @@ def warp_backward(input, grad_out, params, ctrl, wmat, kind: int, n_ctrl: int, b
                   deterministic: bool, need_input: bool, need_params: bool):
     """Gradients ``(grad_input or None, grad_params or None)``.
 
-    ``grad_params`` (float32, the shape of ``params``) is the fixed-order sum of per-program
+    ``grad_params`` (float32, the shape of ``params``) is the fixed-order ``torch.sum`` of per-block
     partials (deterministic in both modes). ``grad_input`` comes from fp32 atomics, or, if
-    ``deterministic``, from an atomic-free gather, bit-identical across runs: for affine maps with
-    zeros padding the sort-free one, which also gives theta's partials (one kernel in all), else
-    through a stable sort of the output pixels by support cell.
+    ``deterministic``, from an atomic-free gather, bit-identical across runs: the sort-free one
+    for affine maps with zeros padding, else through a stable sort of the output pixels by
+    support cell.
     """
-    if need_input and deterministic and AFFINE_GATHER and kind == KIND_AFFINE and not border:
-        return _affine_gather(input, grad_out, params, need_params)
     n, c, h, w = input.shape
     h_out, w_out = grad_out.shape[-2:]
     n_out = h_out * w_out
-    block, blocks = _programs(n_out, BWD_BLOCK)
+    stride = params.stride(0)
+    block = BWD_BLOCK if n_out > SINGLE_BLOCK_MAX else max(triton.next_power_of_2(n_out), 16)
+    blocks = triton.cdiv(n_out, block)
     dev = input.device
+    affine_gather = AFFINE_GATHER and kind == KIND_AFFINE and not border
     scatter = need_input and not deterministic
-    keys_on = need_input and deterministic
+    keys_on = need_input and deterministic and not affine_gather
     cells = n * (h + 1) * (w + 1)
     key_dtype = torch.int32 if cells < INT32_LIMIT else torch.int64
-    part = _partials(n, blocks, params) if need_params else params
+    # partials laid out as (N, blocks, *params.shape[1:]): their sum over blocks has params' shape
+    part = (torch.empty(n, blocks, *params.shape[1:], dtype=torch.float32, device=dev)
+            if need_params else params)
     gin32 = torch.zeros(input.shape, dtype=torch.float32, device=dev) if scatter else params
     keys = torch.empty(n * n_out, dtype=key_dtype, device=dev) if keys_on else params
     if n * n_out > 0 and (scatter or keys_on or need_params):
         warp_backward_kernel[(blocks, n)](
             input, grad_out, params, ctrl, wmat, gin32, keys, part,
             c, h, w, h_out, w_out, blocks,
-            KIND=kind, PAR_STRIDE=params.stride(0), M=n_ctrl, BORDER=border,
+            KIND=kind, PAR_STRIDE=stride, M=n_ctrl, BORDER=border,
             SCATTER=scatter, KEYS=keys_on, PARAM_GRAD=need_params, BLOCK=block,
             **launch_options(),
         )
-    grad_params = _reduce(part, blocks) if need_params else None
+    grad_params = None
+    if need_params:
+        grad_params = part.select(1, 0) if blocks == 1 else part.sum(1)
     grad_input = None
     if scatter:
         grad_input = gin32 if input.dtype == torch.float32 else gin32.to(input.dtype)
     elif keys_on:
         grad_input = _sorted_gather(input, grad_out, params, ctrl, wmat, keys, kind, n_ctrl,
                                     border)
+    elif need_input:
+        grad_input = _affine_gather(input, grad_out, params)
     return grad_input, grad_params
-
-
-def _programs(pixels: int, block: int) -> tuple[int, int]:
-    """Pixels per program and programs per sample: one program for up to ``SINGLE_BLOCK_MAX``
-    pixels (theta's partials then need no reduction launch), else ``block`` each."""
-    if pixels > SINGLE_BLOCK_MAX:
-        return block, triton.cdiv(pixels, block)
-    return max(triton.next_power_of_2(pixels), 16), 1
-
-
-def _partials(n: int, programs: int, params):
-    """Per-program partials ``(N, programs, *params.shape[1:])``: their sum over programs has the
-    shape of ``params``."""
-    return torch.empty(n, programs, *params.shape[1:], dtype=torch.float32, device=params.device)
-
-
-def _reduce(part, programs: int):
-    return part.select(1, 0) if programs == 1 else part.sum(1)
 
 
 def _channel_block(c: int) -> int:
@@ -671,18 +602,15 @@ def _sorted_gather(input, grad_out, params, ctrl, wmat, keys, kind, n_ctrl, bord
     return grad_input
 
 
-def _affine_gather(input, grad_out, params, need_params: bool):
+def _affine_gather(input, grad_out, params):
     n, c, h, w = input.shape
     h_out, w_out = grad_out.shape[-2:]
     grad_input = torch.empty_like(input)
-    block, programs = _programs(h * w, GATHER_BLOCK)
-    part = _partials(n, programs, params) if need_params else params
-    if grad_input.numel() > 0:
-        warp_gather_affine_kernel[(programs, n)](
-            grad_out, input, params, grad_input, part, c, h, w, h_out, w_out, programs,
-            PAR_STRIDE=params.stride(0), BLOCK=block, BLOCK_C=_channel_block(c),
-            CAPS=GATHER_CAPS, PARAM_GRAD=need_params, **launch_options(),
-        )
-    elif need_params:
-        part.zero_()
-    return grad_input, (_reduce(part, programs) if need_params else None)
+    if grad_input.numel() == 0:
+        return grad_input
+    warp_gather_affine_kernel[(triton.cdiv(h * w, GATHER_BLOCK), n)](
+        grad_out, params, grad_input, c, h, w, h_out, w_out,
+        PAR_STRIDE=params.stride(0), BLOCK=GATHER_BLOCK, BLOCK_C=_channel_block(c),
+        CAPS=GATHER_CAPS, **launch_options(),
+    )
+    return grad_input
