@@ -218,6 +218,39 @@ def test_report_from_finished_runs(finished, tmp_path, monkeypatch):
     assert main(args) == 0
 
 
+def test_seeds_without_run_folders_keep_their_reported_results(finished, tmp_path):
+    """A fresh clone has the committed report and checkpoints but no run folders: the report is
+    rebuilt from the records for those seeds (a run folder that is here wins), and planning does
+    not train them again; a record whose checkpoint is gone is a stated problem."""
+    assert main(["reproduce", "table1", "--report-only", "--fake-data", "--threads", "1",
+                 "--no-figures", *dirs(tmp_path)]) == 0
+    report = tmp_path / "results" / "table1.json"
+    before = {(r["dataset"], r["model"]): r for r in json.loads(report.read_text())}
+    recorded = evaluation.recorded_runs(report)
+    assert sorted(recorded[("r", "cnn")]) == [0, 1] and ("tc", "fcn") not in recorded
+    runs = tmp_path / "runs"
+    for path in (finished["r1"], finished["rts"]):  # these folders are not in the clone
+        for f in sorted(path.iterdir()):
+            f.unlink()
+        path.rmdir()
+    ctx = evaluation.Context(runs, tmp_path / "ck", fake=True, recorded=recorded)
+    row = evaluation.cell_result(Cell("r", "cnn"), ctx)
+    assert row["errors"] == pytest.approx(before[("r", "cnn")]["errors"])
+    assert [r["source"] for r in row["runs"]] == [evaluation.SOURCE_RUN, evaluation.SOURCE_RECORD]
+    assert row["status"] == "done" or row["status"] == "partial"
+    rts = evaluation.cell_result(Cell("rts", "st-cnn-aff"), ctx)
+    assert rts["errors"] == pytest.approx(before[("rts", "st-cnn-aff")]["errors"])
+
+    Path(before[("r", "cnn")]["checkpoints"][1]).unlink()
+    row = evaluation.cell_result(Cell("r", "cnn"), ctx)
+    assert row["seeds"] == [0] and "reported earlier" in row["problems"][0]
+
+    done = {("r", "cnn", 1)}
+    jobs = table1.plan([Cell("r", "cnn")], 3, runs, recorded=done)
+    assert [j.action for j in jobs] == ["skip", "recorded", "train"]
+    assert "committed report" in jobs[1].describe()
+
+
 def test_a_run_of_another_cell_is_not_reported(tmp_path, capsys):
     runs = tmp_path / "runs"
     src = make_run(runs, "r", "cnn", 0)

@@ -10,10 +10,10 @@ from typing import TextIO
 import torch
 
 from . import addition, volume
-from .evaluation import Context, collect
+from .evaluation import Context, collect, recorded_runs
 from .figures import write_figures
 from .recipes import DEFAULT_SEEDS, Cell, all_cells
-from .report import write_report
+from .report import JSON_NAME, write_report
 from .table1 import (
     CHECKPOINTS_DIR,
     INTERRUPTED,
@@ -42,12 +42,25 @@ class Options:
     experiment: str = "table1"  # which report: "table1", "addition", "3d" (recipes.EXPERIMENTS)
 
 
+def report_json(opts: Options) -> Path:
+    """The JSON of ``opts.experiment``'s report."""
+    name = {"addition": addition.JSON_NAME, "3d": volume.JSON_NAME}.get(opts.experiment,
+                                                                        JSON_NAME)
+    return Path(opts.results_dir) / name
+
+
+def recorded(opts: Options) -> dict[tuple[str, str], dict[int, dict]]:
+    """The runs of the committed report (none for the tests' fake data: never mixed in)."""
+    return {} if opts.fake else recorded_runs(report_json(opts))
+
+
 def report(opts: Options, log: TextIO | None = None, figures: bool | None = None
            ) -> tuple[Path, Path]:
-    """Evaluate the finished runs of every cell (cached) and write the report (and figures)."""
+    """Evaluate the finished runs of every cell (cached) and write the report (and figures).
+    Seeds whose run folders are not here keep the result the committed report gives them."""
     log = log or sys.stderr
     ctx = Context(Path(opts.runs_dir), Path(opts.checkpoints_dir), opts.data_root, opts.fake,
-                  opts.seeds, log=log)
+                  opts.seeds, log=log, recorded=recorded(opts))
     draw = opts.figures if figures is None else figures
     if opts.experiment in ("addition", "3d"):
         module = addition if opts.experiment == "addition" else volume
@@ -83,21 +96,23 @@ def reproduce_table1(opts: Options, *, dry_run: bool = False, report_only: bool 
     if report_only:
         report(opts, log)
         return 0
+    done_elsewhere = {(*key, seed) for key, runs in recorded(opts).items() for seed in runs}
     jobs = plan(opts.cells, opts.seeds, opts.runs_dir, threads=opts.threads,
-                data_root=opts.data_root, fake=opts.fake)
+                data_root=opts.data_root, fake=opts.fake, recorded=done_elsewhere)
     if dry_run:
         for job in jobs:
             print(job.describe(), file=out)
-        count = {a: sum(j.action == a for j in jobs) for a in ("train", "resume", "skip", "busy")}
-        print(f"{count['train']} to train, {count['resume']} to resume, {count['skip']} done, "
-              f"{count['busy']} being trained elsewhere; then the report in {opts.results_dir}",
-              file=out)
+        count = {a: sum(j.action == a for j in jobs)
+                 for a in ("train", "resume", "skip", "recorded", "busy")}
+        print(f"{count['train']} to train, {count['resume']} to resume, "
+              f"{count['skip'] + count['recorded']} done, {count['busy']} being trained "
+              f"elsewhere; then the report in {opts.results_dir}", file=out)
         return 0
     failed = []
     with terminate_as_interrupt():
         try:
             for job in jobs:
-                if job.action in ("skip", "busy"):
+                if job.action in ("skip", "recorded", "busy"):
                     print(f"torchstn reproduce: {job.describe()}", file=log)
                     continue
                 rc = train_job(job, threads=opts.threads, data_root=opts.data_root,

@@ -59,6 +59,9 @@ class Context:
     device: str = "auto"
     log: TextIO | None = None  # None: sys.stderr at the time of writing
     root: Path = field(default_factory=repo_root)
+    # per-seed run records of the committed report (:func:`recorded_runs`): a seed whose run folder
+    # is not here (a fresh clone) keeps its reported result instead of vanishing from the report
+    recorded: dict[tuple[str, str], dict[int, dict[str, Any]]] = field(default_factory=dict)
     _sets: dict[str, tuple[Tensor, Tensor]] = field(default_factory=dict)
 
     @property
@@ -85,6 +88,32 @@ class Context:
 
     def say(self, message: str) -> None:
         print(f"torchstn reproduce: {message}", file=self.log or sys.stderr, flush=True)
+
+
+SOURCE_RUN = "run folder"
+SOURCE_RECORD = "report"
+
+
+def recorded_runs(path: str | os.PathLike) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
+    """The per-seed run records (``runs`` of each cell) of a report's JSON, by ``(dataset,
+    model)`` and seed; empty when the file is absent. A record is kept only when its checkpoint
+    is a file under ``root``'s layout (checked by :func:`cell_result`)."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: expected a report's JSON (a list of cells), could not read "
+                         f"it: {e}") from e
+    out: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+    for row in rows if isinstance(rows, list) else []:
+        runs = {int(r["seed"]): r for r in row.get("runs") or [] if "seed" in r}
+        if runs:
+            out[(row.get("dataset"), row.get("model"))] = runs
+    return out
 
 
 def below(mean: float | None, paper: float | None) -> bool | None:
@@ -199,6 +228,7 @@ def run_result(path: Path, cell: Cell, seed: int, ctx: Context) -> dict[str, Any
         "machine": first.get("machine"),
         "threads": first.get("threads"),
         "sessions": len(prov.get("sessions") or []),
+        "source": SOURCE_RUN,
     }
 
 
@@ -220,6 +250,17 @@ def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
             except (ValueError, FileNotFoundError, OSError, RuntimeError) as e:
                 problems.append(f"seed {seed}: {e}")
                 ctx.say(f"skipping {ctx.rel(path)}: {e}")
+    done = {r["seed"] for r in runs}
+    for seed, record in sorted(ctx.recorded.get((cell.dataset, cell.model), {}).items()):
+        if seed in done:
+            continue
+        checkpoint = record.get("checkpoint")
+        if not checkpoint or not (ctx.root / checkpoint).is_file():
+            problems.append(f"seed {seed}: reported earlier, but neither its run folder nor its "
+                            f"checkpoint {checkpoint} is here")
+            continue
+        runs.append({**record, "source": SOURCE_RECORD})
+    runs.sort(key=lambda r: r["seed"])
     errors = [r["error"] for r in runs]
     mean = statistics.fmean(errors) if errors else None
     first = runs[0] if runs else {}

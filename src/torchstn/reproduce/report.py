@@ -204,7 +204,8 @@ def render_markdown(rows: list[dict[str, Any]], seeds: int) -> str:
                   "MNIST. These are not results.**", ""]
     lines += [
         f"Written by `torchstn reproduce table1` on {now()}; rewrite it from the run folders "
-        "with `torchstn reproduce table1 --report-only`.",
+        "with `torchstn reproduce table1 --report-only` (a seed whose run folder is not there "
+        "keeps its record from `table1.json`).",
         "",
         "*Ours*: test error on the fixed test set of each distortion (the 10,000 MNIST test "
         "digits, each distorted once with test seed 0: `torchstn.data.test_set`), the mean over "

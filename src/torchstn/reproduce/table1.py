@@ -205,7 +205,8 @@ def reproduce_command(cell: Cell, seeds: int) -> str:
 # ---- planning ---------------------------------------------------------------------------------
 @dataclass
 class Job:
-    """One cell and seed: ``action`` is ``"train"``, ``"resume"``, ``"skip"`` or ``"busy"``."""
+    """One cell and seed: ``action`` is ``"train"``, ``"resume"``, ``"skip"`` (done here),
+    ``"recorded"`` (no run folder here, but the committed report has the run) or ``"busy"``."""
 
     cell: Cell
     seed: int
@@ -219,6 +220,8 @@ class Job:
         st = self.state
         if self.action == "skip":
             return f"skip    {where}: done ({st.epoch} epochs) in {self.path}"
+        if self.action == "recorded":
+            return f"skip    {where}: in the committed report (its run folder is not here)"
         if self.action == "busy":
             return f"busy    {where}: being trained by process {st.locked_by}"
         if self.action == "resume":
@@ -229,8 +232,10 @@ class Job:
 
 def plan(cells: list[Cell], seeds: int, runs_dir: str | os.PathLike, *,
          threads: int | None = None, data_root: str | None = None,
-         fake: bool = False) -> list[Job]:
-    """The job of every (cell, seed ``0..seeds-1``), from the state of its run folder."""
+         fake: bool = False, recorded: set[tuple[str, str, int]] | frozenset = frozenset()
+         ) -> list[Job]:
+    """The job of every (cell, seed ``0..seeds-1``), from the state of its run folder; a seed
+    with no run folder that ``recorded`` ``(dataset, model, seed)`` holds is not trained again."""
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ValueError(f"--seeds: expected a positive integer, got {seeds!r}")
     jobs = []
@@ -241,6 +246,8 @@ def plan(cells: list[Cell], seeds: int, runs_dir: str | os.PathLike, *,
             args = train_args(cell, seed, path, threads=threads, data_root=data_root, fake=fake)
             if state.locked_by is not None and state.status != "done":
                 action = "busy"
+            elif state.status == "missing" and (cell.dataset, cell.model, seed) in recorded:
+                action = "recorded"
             else:
                 action = {"done": "skip", "unfinished": "resume"}.get(state.status, "train")
             jobs.append(Job(cell, seed, path, action, state, args))
