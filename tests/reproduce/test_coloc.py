@@ -75,7 +75,7 @@ def test_boxes_and_iou_known_answers():
 def test_the_box_is_what_the_transformer_samples():
     """At an integer-aligned box the attention view is exactly that crop of the canvas (the
     coordinate convention of boxes_from_params is the sampler's)."""
-    st = coloc.coloc_transformer()
+    st = coloc.coloc_transformer(inside=False)
     x = torch.rand(2, 1, 84, 84)
     with torch.no_grad():
         st.regressor.bias.copy_(torch.tensor([1 / 3, -2 / 3, 0.5]))
@@ -83,6 +83,27 @@ def test_the_box_is_what_the_transformer_samples():
     x0, y0, x1, y1 = coloc.boxes_from_params(st.last_params)[0].round().int().tolist()
     assert (x0, y0, x1, y1) == (0, 49, 28, 77)
     assert torch.allclose(out, x[:, :, y0:y1, x0:x1], atol=1e-5)
+
+
+def test_inside_attention_box_known_answer_and_bounds():
+    """InsideAttention: t = (1 - s) tanh(u). u = atanh(-1/2), atanh(1/2) at s = 1/3 is the box
+    x in [14, 42), y in [42, 70), exactly what predict_boxes reports and the view samples; any
+    u keeps the box on the canvas; at s = 1 the view is the whole canvas."""
+    st = coloc.coloc_transformer()
+    assert isinstance(st.transform, coloc.InsideAttention)
+    x = torch.rand(2, 1, 84, 84)
+    half = torch.atanh(torch.tensor(0.5)).item()
+    with torch.no_grad():
+        st.regressor.bias.copy_(torch.tensor([1 / 3, -half, half]))
+        out = st(x)
+    x0, y0, x1, y1 = coloc.predict_boxes(st, x)[0].round().int().tolist()
+    assert (x0, y0, x1, y1) == (14, 42, 42, 70)
+    assert torch.allclose(out, x[:, :, y0:y1, x0:x1], atol=1e-5)
+    raw = torch.cat([torch.rand(50, 1), 20 * torch.randn(50, 2)], 1)
+    boxes = coloc.boxes_from_params(coloc.inside_params(raw))
+    assert boxes.min() >= -1e-4 and boxes.max() <= 84 + 1e-4
+    whole = coloc.inside_params(torch.tensor([[1.0, 5.0, -5.0]]))
+    assert torch.equal(whole, torch.tensor([[1.0, 0.0, 0.0]]))
 
 
 def test_transformer_starts_at_the_identity_and_scale_follows_the_curriculum():

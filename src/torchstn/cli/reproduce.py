@@ -103,6 +103,9 @@ def register(subparsers) -> None:
     c.add_argument("--restarts", type=int, default=ColocConfig.restarts,
                    help="runs per class from seeds SEED, SEED+1, ...; the one of lowest loss is "
                         f"kept (default {ColocConfig.restarts})")
+    c.add_argument("--outside", action="store_true",
+                   help="let the view leave the canvas (plain attention; the recipe before "
+                        "2026-11-27)")
     c.add_argument("--split", choices=("train", "test"), default="train",
                    help="the MNIST split the class's images come from (default train; test: a "
                         "check on digits the recipe was not chosen on)")
@@ -170,11 +173,11 @@ def run_coloc(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     settings = {"no": (False,), "yes": (True,), "both": (False, True)}[args.clutter]
     cfg = ColocConfig(steps=args.steps, anneal=args.anneal, lr=args.lr, seed=args.seed,
-                      restarts=args.restarts)
+                      restarts=args.restarts, inside=not args.outside)
     # the command that redoes one class: the recipe spelled out, the class left to fill in
     command = (f"torchstn reproduce coloc --digits DIGIT --clutter {{no,yes}} --steps {cfg.steps} "
                f"--anneal {cfg.anneal} --lr {cfg.lr} --seed {cfg.seed} --restarts {cfg.restarts} "
-               f"--images {args.images} --split {args.split} "
+               f"{'--outside ' if args.outside else ''}--images {args.images} --split {args.split} "
                f"--encoder {args.encoder}")
     reproduce_coloc(parse_digits(args.digits), settings, cfg, encoder=args.encoder,
                     runs_dir=args.runs_dir, results_dir=args.results_dir, root=args.data_root,
