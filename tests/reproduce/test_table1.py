@@ -141,6 +141,21 @@ def test_run_states_and_plan(tmp_path):
         jobs[3])
 
 
+def test_a_stale_plan_is_checked_again_before_training(tmp_path, monkeypatch):
+    """Two drivers share a cell list: a seed planned as "train" that the other driver has since
+    started is resumed, and one it has finished is skipped, not started again."""
+    runs = tmp_path / "runs"
+    jobs = table1.plan([Cell("r", "cnn")], 2, runs, threads=1)
+    assert [j.action for j in jobs] == ["train", "train"]
+    make_run(runs, "r", "cnn", 0, finished=False)
+    make_run(runs, "r", "cnn", 1)
+    argvs = []
+    monkeypatch.setattr(table1, "run_child", lambda argv: argvs.append(argv) or 0)
+    assert table1.train_job(jobs[0], threads=1, progress=False) == 0
+    assert table1.train_job(jobs[1], threads=1, progress=False) == 0
+    assert len(argvs) == 1 and "--resume" in argvs[0]
+
+
 def test_dry_run_lists_what_it_would_train(tmp_path, capsys):
     make_run(tmp_path / "runs", "rts", "st-cnn-aff", 0, finished=False)
     assert main(["reproduce", "table1", "--dry-run", "--cells", "rts:st-cnn-aff,tc",

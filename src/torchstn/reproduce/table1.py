@@ -11,6 +11,7 @@ commit of the code and the machine of every training session.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -374,6 +375,14 @@ def train_job(job: Job, *, threads: int | None = None, data_root: str | None = N
             print(f"torchstn reproduce: {job.cell.key} seed {job.seed} is being trained by "
                   f"another process; skipped", file=log)
             return 0
+        # the plan may be stale: another driver sharing the cell list may have run this seed
+        state = run_state(job.path)
+        if state.status == "done":
+            print(f"torchstn reproduce: {job.cell.key} seed {job.seed} was finished by another "
+                  f"process; skipped", file=log)
+            return 0
+        if state.status == "unfinished" and job.action == "train":
+            job = dataclasses.replace(job, action="resume", state=state)
         if job.action == "train":
             (job.path / EVAL_FILE).unlink(missing_ok=True)  # a stale cache of an older run
         record = record_session(job, threads)
