@@ -107,7 +107,7 @@ def torch_fn(kind, padding, out_size=OUT_SIZE):
 
 
 def gather_spy(monkeypatch) -> list[str]:
-    """Record which deterministic gather runs: "sorted" (any map) or "affine" (inverse map)."""
+    """Record which deterministic gather runs: "sorted" (any map) or "affine" (sort-free)."""
     module = fused._kernels()
     calls: list[str] = []
     for name in ("sorted", "affine"):
@@ -250,7 +250,7 @@ def test_theta_layouts(layout):
 @requires_triton
 @pytest.mark.parametrize("kind", ["affine", "tps"])
 def test_many_channels(kind):
-    """More channels than one tile of the gathers (inverse-map for affine, sorted for TPS)."""
+    """More channels than one tile of the gathers (sort-free for affine, sorted for TPS)."""
     x, theta = make_input(c=11), make_theta(kind)
     got = values_and_grads(fused_fn(kind, "zeros", deterministic=True), x, theta)
     want = values_and_grads(torch_fn(kind, "zeros"), x, theta)
