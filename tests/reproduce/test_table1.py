@@ -35,11 +35,12 @@ N_CELLS = 8 * 4 + 4
 # ---- helpers ----------------------------------------------------------------------------------
 def make_run(runs_dir: Path, dataset: str, model: str, seed: int, *, finished: bool = True
              ) -> Path:
-    """A run folder as `torchstn train` and the driver leave it (untrained weights)."""
+    """A run folder as `torchstn train` and the driver leave it (untrained weights), trained with
+    its column's recipe (whose epochs `conftest.short_recipes` sets to ``len(EPOCH_TIMES)``)."""
     path = table1.run_dir(runs_dir, Cell(dataset, model), seed)
     path.mkdir(parents=True)
     save_config(TrainConfig(dataset=dataset, model=model, out=str(path), seed=seed,
-                            epochs=len(EPOCH_TIMES)).resolved(), path)
+                            **{**recipe(dataset), "epochs": len(EPOCH_TIMES)}).resolved(), path)
     lines = [json.dumps({"epoch": i + 1, "epoch_time_s": t}) for i, t in enumerate(EPOCH_TIMES)]
     (path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     if not finished:

@@ -15,6 +15,7 @@ from torchstn.reproduce.report import model_title
 from .test_table1 import dirs, fake_error, make_run
 
 
+@pytest.mark.real_recipes
 def test_cells_have_no_paper_number_and_a_recipe():
     cells = all_cells("3d")
     assert [c.model for c in cells] == ["proj-cnn", "st3d-cnn"] == list(EXPERIMENTS["3d"]["3d"])
@@ -49,7 +50,7 @@ def test_dry_run_uses_the_3d_runs_folder(tmp_path, capsys, monkeypatch):
     assert main(["reproduce", "3d", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "--model st3d-cnn" in out and str(Path("runs/3d/3d")) in out
-    assert "--epochs 6" in out
+    assert f"--epochs {recipe('3d')['epochs']}" in out
 
 
 def test_cell_titles_do_not_repeat_the_column():

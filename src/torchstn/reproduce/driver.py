@@ -14,6 +14,7 @@ from .evaluation import Context, collect, recorded_runs
 from .figures import write_figures
 from .recipes import DEFAULT_SEEDS, Cell, all_cells
 from .report import JSON_NAME, write_report
+from .superseded import record_changes
 from .table1 import (
     CHECKPOINTS_DIR,
     INTERRUPTED,
@@ -96,15 +97,17 @@ def reproduce_table1(opts: Options, *, dry_run: bool = False, report_only: bool 
     if report_only:
         report(opts, log)
         return 0
-    done_elsewhere = {(*key, seed) for key, runs in recorded(opts).items() for seed in runs}
+    done_elsewhere = {(*key, seed) for key, runs in recorded(opts).items()
+                      for seed, run in runs.items() if not record_changes(run, key[0])}
     jobs = plan(opts.cells, opts.seeds, opts.runs_dir, threads=opts.threads,
                 data_root=opts.data_root, fake=opts.fake, recorded=done_elsewhere)
     if dry_run:
         for job in jobs:
             print(job.describe(), file=out)
         count = {a: sum(j.action == a for j in jobs)
-                 for a in ("train", "resume", "skip", "recorded", "busy")}
-        print(f"{count['train']} to train, {count['resume']} to resume, "
+                 for a in ("train", "retrain", "resume", "skip", "recorded", "busy")}
+        print(f"{count['train']} to train, {count['retrain']} to train again (older recipe), "
+              f"{count['resume']} to resume, "
               f"{count['skip'] + count['recorded']} done, {count['busy']} being trained "
               f"elsewhere; then the report in {opts.results_dir}", file=out)
         return 0

@@ -28,6 +28,7 @@ from ..train.metrics import read_metrics
 from ..train.run_dir import SUMMARY_FILE
 from .provenance import relative_to_root, repo_root, sha256
 from .recipes import DEFAULT_SEEDS, Cell, all_cells
+from .superseded import config_changes, record_changes
 from .table1 import (
     EVAL_FILE,
     PROVENANCE_FILE,
@@ -238,11 +239,16 @@ def _same(values: list[Any]) -> Any:
 
 
 def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
-    """Everything the report says about one cell; ``error`` etc. are None when not run."""
-    runs, unfinished, problems = [], [], []
+    """Everything the report says about one cell; ``error`` etc. are None when not run. Runs of
+    an older recipe than the column's current one are listed in ``superseded``, not counted."""
+    runs, unfinished, problems, superseded = [], [], [], []
     for seed, path in seed_dirs(ctx.runs_dir, cell):
         state = run_state(path)
-        if state.status == "unfinished":
+        changes = (config_changes(read_json(path / CONFIG_FILE), cell.dataset)
+                   if state.status != "missing" else {})
+        if changes:
+            superseded.append({"seed": seed, "run_dir": ctx.rel(path), "changes": changes})
+        elif state.status == "unfinished":
             unfinished.append({"seed": seed, "epoch": state.epoch, "epochs": state.epochs})
         elif state.status == "done":
             try:
@@ -250,9 +256,14 @@ def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
             except (ValueError, FileNotFoundError, OSError, RuntimeError) as e:
                 problems.append(f"seed {seed}: {e}")
                 ctx.say(f"skipping {ctx.rel(path)}: {e}")
-    done = {r["seed"] for r in runs}
+    done = {r["seed"] for r in runs} | {r["seed"] for r in superseded}
     for seed, record in sorted(ctx.recorded.get((cell.dataset, cell.model), {}).items()):
         if seed in done:
+            continue
+        changes = record_changes(record, cell.dataset)
+        if changes:
+            superseded.append({"seed": seed, "run_dir": record.get("run_dir"), "changes": changes,
+                               "error": record.get("error")})
             continue
         checkpoint = record.get("checkpoint")
         if not checkpoint or not (ctx.root / checkpoint).is_file():
@@ -295,6 +306,7 @@ def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
         "data": ctx.data_kind,
         "runs": runs,
         "unfinished": unfinished,
+        "superseded": superseded,
         "problems": problems,
     }
 

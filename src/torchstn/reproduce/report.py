@@ -149,6 +149,19 @@ def detail_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def superseded_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """A paragraph naming the runs of an older recipe that the means leave out (none: [])."""
+    from .superseded import describe
+
+    items = [f"{cell_title(r)} seed {x['seed']} ({describe(x['changes'])})"
+             for r in rows for x in r.get("superseded", [])]
+    if not items:
+        return []
+    return ["", "**Runs of an older recipe, not counted** (their column's recipe changed since; "
+            "the driver trains these seeds again and moves the old run folders to "
+            f"`superseded/`): {'; '.join(items)}."]
+
+
 def recipe_table(datasets: tuple[str, ...] = tuple(COLUMNS)) -> list[str]:
     """The recipes of ``datasets`` (default: Table 1's columns) as a markdown table."""
     keys = sorted({k for rec in RECIPES.values() for k in rec})
@@ -191,7 +204,8 @@ def experiment_tail(rows: list[dict[str, Any]], dataset: str, figure: Path | Non
         lines += [f"## {heading}", "",
                   f"![{dataset}]({os.path.relpath(figure, figure.parent.parent)})", "", caption,
                   ""]
-    return lines + ["## Per model", "", *detail_table(rows), "", "## Recipe", "",
+    return lines + ["## Per model", "", *detail_table(rows), *superseded_lines(rows), "",
+                    "## Recipe", "",
                     *recipe_table((dataset,)), "", "## Commands", "", *command_lines(rows), ""]
 
 
@@ -228,11 +242,13 @@ def render_markdown(rows: list[dict[str, Any]], seeds: int) -> str:
         "(float16 when that copy makes exactly the same number of test errors, else float32).",
         "",
         *detail_table(rows),
+        *superseded_lines(rows),
         "",
         "## Recipes",
         "",
         "The current training recipe of each column (the same for every model of a column). "
-        "Finished runs keep the settings they were trained with: see their commands below.",
+        "A run trained with another recipe is not counted in its column's mean, and the driver "
+        "trains that seed again (`torchstn.reproduce.superseded`).",
         "",
         *recipe_table(),
         "",

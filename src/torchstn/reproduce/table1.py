@@ -33,6 +33,7 @@ from ..train.metrics import read_metrics
 from ..train.run_dir import RUN_FILES, SUMMARY_FILE
 from .provenance import git_commit, machine_info, now
 from .recipes import DEFAULT_SEEDS, EXPERIMENTS, Cell, all_cells, experiment_of, recipe
+from .superseded import config_changes, describe, set_aside
 
 RUNS_DIR = "runs/table1"
 RESULTS_DIR = "results"
@@ -207,7 +208,8 @@ def reproduce_command(cell: Cell, seeds: int) -> str:
 @dataclass
 class Job:
     """One cell and seed: ``action`` is ``"train"``, ``"resume"``, ``"skip"`` (done here),
-    ``"recorded"`` (no run folder here, but the committed report has the run) or ``"busy"``."""
+    ``"recorded"`` (no run folder here, but the committed report has the run), ``"busy"`` or
+    ``"retrain"`` (the folder's run used an older recipe: set aside, then trained again)."""
 
     cell: Cell
     seed: int
@@ -215,6 +217,7 @@ class Job:
     action: str
     state: RunState
     args: list[str] = field(default_factory=list)  # `torchstn train` arguments of a fresh start
+    changes: dict[str, list[Any]] = field(default_factory=dict)  # older recipe -> current
 
     def describe(self) -> str:
         where = f"{self.cell.key} seed {self.seed}"
@@ -225,6 +228,10 @@ class Job:
             return f"skip    {where}: in the committed report (its run folder is not here)"
         if self.action == "busy":
             return f"busy    {where}: being trained by process {st.locked_by}"
+        if self.action == "retrain":
+            return (f"retrain {where}: its run used an older recipe ({describe(self.changes)}); "
+                    f"it moves to {self.path.parent / 'superseded'}, then: "
+                    f"{show('train', self.args)}")
         if self.action == "resume":
             return (f"resume  {where}: epoch {st.epoch}/{st.epochs or '?'} in {self.path}: "
                     f"{show('train', ['--out', str(self.path), '--resume'])}")
@@ -236,7 +243,9 @@ def plan(cells: list[Cell], seeds: int, runs_dir: str | os.PathLike, *,
          fake: bool = False, recorded: set[tuple[str, str, int]] | frozenset = frozenset()
          ) -> list[Job]:
     """The job of every (cell, seed ``0..seeds-1``), from the state of its run folder; a seed
-    with no run folder that ``recorded`` ``(dataset, model, seed)`` holds is not trained again."""
+    with no run folder that ``recorded`` ``(dataset, model, seed)`` holds is not trained again
+    (``recorded``: the committed report's runs of the current recipes only); a folder whose run
+    used another recipe than its column's current one is trained again (``"retrain"``)."""
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ValueError(f"--seeds: expected a positive integer, got {seeds!r}")
     jobs = []
@@ -245,13 +254,17 @@ def plan(cells: list[Cell], seeds: int, runs_dir: str | os.PathLike, *,
             path = run_dir(runs_dir, cell, seed)
             state = run_state(path)
             args = train_args(cell, seed, path, threads=threads, data_root=data_root, fake=fake)
+            changes = (config_changes(read_json(path / CONFIG_FILE), cell.dataset)
+                       if state.status != "missing" else {})
             if state.locked_by is not None and state.status != "done":
                 action = "busy"
+            elif changes:
+                action = "retrain"
             elif state.status == "missing" and (cell.dataset, cell.model, seed) in recorded:
                 action = "recorded"
             else:
                 action = {"done": "skip", "unfinished": "resume"}.get(state.status, "train")
-            jobs.append(Job(cell, seed, path, action, state, args))
+            jobs.append(Job(cell, seed, path, action, state, args, changes))
     return jobs
 
 
@@ -377,6 +390,13 @@ def train_job(job: Job, *, threads: int | None = None, data_root: str | None = N
             return 0
         # the plan may be stale: another driver sharing the cell list may have run this seed
         state = run_state(job.path)
+        if job.action == "retrain":
+            if config_changes(read_json(job.path / CONFIG_FILE), job.cell.dataset):
+                moved = set_aside(job.path, keep=(LOCK_FILE,))
+                print(f"torchstn reproduce: {job.cell.key} seed {job.seed}: the run of the older "
+                      f"recipe moved to {moved}", file=log, flush=True)
+                state = run_state(job.path)
+            job = dataclasses.replace(job, action="train", state=state)
         if state.status == "done":
             print(f"torchstn reproduce: {job.cell.key} seed {job.seed} was finished by another "
                   f"process; skipped", file=log)

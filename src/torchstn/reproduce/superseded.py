@@ -1,0 +1,105 @@
+"""Runs of an older recipe: a column's results are those of its *current* recipe only.
+
+When a column's recipe changes (:data:`torchstn.reproduce.recipes.RECIPES`), its finished runs
+were trained with the old one. Mixing them into the new column's mean would break the rule of
+Table 1 (one recipe per column), so such a run is *superseded*: the report leaves it out of the
+mean (and names it), and the driver trains that seed again after moving the old run folder to
+``<model>/superseded/`` (nothing is deleted). A run is compared on :data:`RECIPE_FIELDS` only,
+with the optimiser defaults filled in; settings that do not change what is learnt (threads,
+device, data folder, prefetch, storage) never supersede a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from ..train.config import TrainConfig
+from .recipes import recipe
+
+RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+                 "lr_milestones", "lr_drop", "loc_lr_mult", "grad_clip", "bf16", "limit")
+SUPERSEDED_DIR = "superseded"  # beside the seed<k> folders of a cell
+
+
+def recipe_changes(config: TrainConfig | dict[str, Any], dataset: str) -> dict[str, list[Any]]:
+    """``{field: [the run's value, the recipe's value]}`` for every field of
+    :data:`RECIPE_FIELDS` where a run's config departs from column ``dataset``'s current recipe;
+    empty when the run follows it."""
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    cfg = cfg.resolved()
+    want = TrainConfig(dataset=dataset, model=cfg.model, out=cfg.out, **recipe(dataset)).resolved()
+    return {f: [_plain(getattr(cfg, f)), _plain(getattr(want, f))] for f in RECIPE_FIELDS
+            if getattr(cfg, f) != getattr(want, f)}
+
+
+def config_changes(config: dict[str, Any] | None, dataset: str) -> dict[str, list[Any]]:
+    """:func:`recipe_changes` of a run folder's saved ``config.json`` (``config``); empty when
+    there is none or it does not parse: nothing to compare."""
+    if not config:
+        return {}
+    try:
+        return recipe_changes(TrainConfig.from_dict(config), dataset)
+    except (ValueError, TypeError):
+        return {}
+
+
+def record_changes(record: dict[str, Any], dataset: str) -> dict[str, list[Any]]:
+    """:func:`recipe_changes` of a run the committed report records, from its ``command``
+    (a ``torchstn train ...`` line); empty when it has none that parses."""
+    command = record.get("command")
+    if not isinstance(command, str):
+        return {}
+    try:
+        config = config_from_command(command)
+    except ValueError:
+        return {}
+    return recipe_changes(config, dataset)
+
+
+def config_from_command(command: str) -> TrainConfig:
+    """The :class:`TrainConfig` of a ``torchstn train ...`` command line."""
+    from ..cli.train import config_from_args, register
+
+    words = shlex.split(command)
+    if len(words) < 2 or words[1] != "train":
+        raise ValueError(f"not a `torchstn train` command: {command!r}")
+    parser = _QuietParser(prog="torchstn")
+    register(parser.add_subparsers(dest="command", parser_class=_QuietParser))
+    args = parser.parse_args(words[1:])
+    return config_from_args(args)
+
+
+class _QuietParser(argparse.ArgumentParser):
+    """Raises ``ValueError`` instead of printing usage and exiting."""
+
+    def error(self, message: str):
+        raise ValueError(message)
+
+
+def describe(changes: dict[str, list[Any]]) -> str:
+    """``"weight_decay 0.01 (recipe 0.1), epochs 70 (recipe 140)"``."""
+    return ", ".join(f"{k} {had} (recipe {want})" for k, (had, want) in changes.items())
+
+
+def set_aside(path: Path, keep: tuple[str, ...] = ()) -> Path:
+    """Move the contents of run folder ``path`` (except the names in ``keep``: the driver's lock)
+    to ``<parent>/superseded/<name>-<UTC time>/``; the folder is left for a fresh run."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.parent / SUPERSEDED_DIR / f"{path.name}-{stamp}"
+    n = 1
+    while target.exists():  # two set-asides in one second
+        n += 1
+        target = path.parent / SUPERSEDED_DIR / f"{path.name}-{stamp}-{n}"
+    target.mkdir(parents=True)
+    for entry in path.iterdir():
+        if entry.name not in keep:
+            entry.rename(target / entry.name)
+    return target
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,140 @@
+"""Runs of an older recipe: compared field by field, left out of the report, trained again."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from torchstn.cli.main import main
+from torchstn.reproduce import driver, evaluation, recipes, table1
+from torchstn.reproduce.recipes import Cell, recipe
+from torchstn.reproduce.superseded import (
+    SUPERSEDED_DIR,
+    config_changes,
+    config_from_command,
+    recipe_changes,
+    record_changes,
+    set_aside,
+)
+from torchstn.train.config import TrainConfig
+
+from .test_table1 import dirs, make_run
+
+
+def config(dataset: str = "rts", **changes) -> TrainConfig:
+    return TrainConfig(dataset=dataset, model="st-cnn-aff", out="x",
+                       **{**recipe(dataset), **changes})
+
+
+def test_a_run_of_the_current_recipe_has_no_changes():
+    assert recipe_changes(config(), "rts") == {}
+    # settings that do not change what is learnt never supersede a run
+    assert recipe_changes(config(threads=7, device="cpu", prefetch=3, save_dtype="float16",
+                                 tensorboard=False, data_root="/elsewhere"), "rts") == {}
+
+
+def test_changes_name_the_run_value_and_the_recipe_value(monkeypatch):
+    # AdamW's default weight decay (0.01, filled in) against a recipe that asks for 0.1
+    old = config()
+    assert "weight_decay" not in recipe("rts")
+    monkeypatch.setitem(recipes.RECIPES, "rts", {**recipe("rts"), "weight_decay": 0.1})
+    assert recipe_changes(old, "rts") == {"weight_decay": [0.01, 0.1]}
+    assert recipe_changes(config(), "rts") == {}
+    epochs = recipe("rts")["epochs"]
+    assert recipe_changes(config(epochs=epochs + 1), "rts") == {"epochs": [epochs + 1, epochs]}
+    # a saved config.json (a dict) is compared the same way; no config: nothing to compare
+    assert config_changes(old.to_dict(), "rts") == {"weight_decay": [0.01, 0.1]}
+    assert config_changes(None, "rts") == {} and config_changes({"bogus": 1}, "rts") == {}
+
+
+def test_recorded_commands_are_parsed_with_the_train_parser():
+    cmd = ("torchstn train --dataset rts --model st-cnn-aff --out runs/table1/rts/st-cnn-aff/seed0"
+           " --seed 0 --optimizer adamw --lr 0.002 --weight-decay 0.1 --bf16 --threads 1")
+    cfg = config_from_command(cmd)
+    assert (cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.bf16, cfg.seed) == ("adamw", 0.002, 0.1,
+                                                                             True, 0)
+    with pytest.raises(ValueError, match="unrecognized arguments"):
+        config_from_command("torchstn train --out x --dataset r --model cnn --bogus 1")
+    with pytest.raises(ValueError, match="not a `torchstn train` command"):
+        config_from_command("torchstn eval x")
+    assert record_changes({"error": 1.0}, "rts") == {}  # no command: nothing to compare
+    assert record_changes({"command": cmd}, "rts")["weight_decay"] == [0.1, 0.01]
+
+
+def test_set_aside_moves_everything_but_the_kept_names(tmp_path):
+    run = tmp_path / "cnn" / "seed0"
+    run.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors", "driver.lock"):
+        (run / name).write_text(name)
+    first = set_aside(run, keep=("driver.lock",))
+    assert first.parent == tmp_path / "cnn" / SUPERSEDED_DIR and first.name.startswith("seed0-")
+    assert sorted(p.name for p in first.iterdir()) == ["config.json", "model.safetensors"]
+    assert [p.name for p in run.iterdir()] == ["driver.lock"]
+    (run / "config.json").write_text("again")
+    second = set_aside(run, keep=("driver.lock",))  # within the same second: its own folder
+    assert second != first and (second / "config.json").read_text() == "again"
+
+
+def test_a_recipe_change_supersedes_finished_runs(tmp_path, monkeypatch, capsys):
+    """The column's recipe changes after two seeds finished: the report counts neither (and
+    names them), the plan trains both again, and training moves the old folder aside first."""
+    runs = tmp_path / "runs"
+    for seed in (0, 1):
+        make_run(runs, "r", "cnn", seed)
+    cell = Cell("r", "cnn")
+    assert [j.action for j in table1.plan([cell], 2, runs)] == ["skip", "skip"]
+
+    monkeypatch.setitem(recipes.RECIPES, "r", {**recipe("r"), "lr": 0.123})
+    jobs = table1.plan([cell], 2, runs, threads=1)
+    assert [j.action for j in jobs] == ["retrain", "retrain"]
+    assert "older recipe" in jobs[0].describe() and "--lr 0.123" in jobs[0].describe()
+
+    ctx = evaluation.Context(runs, tmp_path / "ck", fake=True)
+    row = evaluation.cell_result(cell, ctx)
+    assert row["error"] is None and row["runs"] == []
+    assert [s["seed"] for s in row["superseded"]] == [0, 1]
+    lr = row["superseded"][0]["changes"]["lr"]
+    assert lr[1] == 0.123 and lr[0] != 0.123
+
+    assert main(["reproduce", "table1", "--report-only", "--fake-data", "--threads", "1",
+                 "--no-figures", *dirs(tmp_path)]) == 0
+    md = (tmp_path / "results" / "table1.md").read_text()
+    assert "Runs of an older recipe, not counted" in md and "R CNN seed 1 (lr" in md
+
+    argvs = []
+    monkeypatch.setattr(table1, "run_child", lambda argv: argvs.append(argv) or 0)
+    assert table1.train_job(jobs[0], threads=1, progress=False) == 0
+    old = list((runs / "r" / "cnn" / SUPERSEDED_DIR).iterdir())
+    assert len(old) == 1 and (old[0] / "model.safetensors").is_file()
+    assert not (jobs[0].path / "model.safetensors").exists()
+    assert "--resume" not in argvs[0] and "--overwrite" not in argvs[0]
+    assert argvs[0][argvs[0].index("--lr") + 1] == "0.123"
+    # the superseded folder is not a seed folder: the cell now has one seed to (re)train left
+    assert [s for s, _ in table1.seed_dirs(runs, cell)] == [0, 1]
+
+
+def test_recorded_runs_of_an_older_recipe_are_trained_again(tmp_path, monkeypatch):
+    """In a fresh clone (no run folders), a seed the committed report holds is not trained
+    again, unless its recorded command used another recipe than the column's current one."""
+    runs = tmp_path / "runs"
+    cmd = table1.show("train", table1.train_args(Cell("r", "cnn"), 0, runs / "r/cnn/seed0"))
+    report = tmp_path / "table1.json"
+    report.write_text(json.dumps([{"dataset": "r", "model": "cnn", "runs": [
+        {"seed": 0, "error": 1.0, "command": cmd, "checkpoint": "ck.safetensors"}]}]))
+    opts_recorded = evaluation.recorded_runs(report)
+    monkeypatch.setattr(driver, "recorded", lambda opts: opts_recorded)
+    out = tmp_path / "plan.txt"
+    with out.open("w") as f:
+        driver.reproduce_table1(driver.Options(cells=[Cell("r", "cnn")], seeds=1, runs_dir=runs,
+                                               results_dir=tmp_path), dry_run=True, out=f)
+    assert "in the committed report" in out.read_text()
+
+    monkeypatch.setitem(recipes.RECIPES, "r", {**recipe("r"), "weight_decay": 0.5})
+    with out.open("w") as f:
+        driver.reproduce_table1(driver.Options(cells=[Cell("r", "cnn")], seeds=1, runs_dir=runs,
+                                               results_dir=tmp_path), dry_run=True, out=f)
+    assert out.read_text().startswith("train   r:cnn seed 0")
+    row = evaluation.cell_result(Cell("r", "cnn"), evaluation.Context(
+        runs, tmp_path / "ck", fake=True, recorded=opts_recorded))
+    assert row["runs"] == [] and row["superseded"][0]["changes"]["weight_decay"][1] == 0.5
