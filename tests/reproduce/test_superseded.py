@@ -36,8 +36,8 @@ def test_a_run_of_the_current_recipe_has_no_changes():
 
 def test_changes_name_the_run_value_and_the_recipe_value(monkeypatch):
     # AdamW's default weight decay (0.01, filled in) against a recipe that asks for 0.1
+    monkeypatch.setitem(recipes.RECIPES, "rts", {"optimizer": "adamw", "epochs": 5})
     old = config()
-    assert "weight_decay" not in recipe("rts")
     monkeypatch.setitem(recipes.RECIPES, "rts", {**recipe("rts"), "weight_decay": 0.1})
     assert recipe_changes(old, "rts") == {"weight_decay": [0.01, 0.1]}
     assert recipe_changes(config(), "rts") == {}
@@ -48,7 +48,8 @@ def test_changes_name_the_run_value_and_the_recipe_value(monkeypatch):
     assert config_changes(None, "rts") == {} and config_changes({"bogus": 1}, "rts") == {}
 
 
-def test_recorded_commands_are_parsed_with_the_train_parser():
+def test_recorded_commands_are_parsed_with_the_train_parser(monkeypatch):
+    monkeypatch.setitem(recipes.RECIPES, "rts", {"optimizer": "adamw", "lr": 0.002})
     cmd = ("torchstn train --dataset rts --model st-cnn-aff --out runs/table1/rts/st-cnn-aff/seed0"
            " --seed 0 --optimizer adamw --lr 0.002 --weight-decay 0.1 --bf16 --threads 1")
     cfg = config_from_command(cmd)

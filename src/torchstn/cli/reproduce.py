@@ -38,6 +38,10 @@ def _train_options(t: argparse.ArgumentParser, experiment: str) -> None:
                    help="train nothing: (re)write the report from the finished runs")
     t.add_argument("--no-figures", action="store_true", help="do not draw the figures")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    t.add_argument("--jobs", type=int, default=1,
+                   help="runs trained at once, each in its own process (default 1; e.g. 2 on a "
+                        "2-core CPU with --threads 1, or 8 sharing one GPU); no progress bars "
+                        "when above 1")
     _common(t, f"runs/{experiment}")
     t.set_defaults(func=run_table1, experiment=experiment)
 
@@ -141,7 +145,8 @@ def run_table1(args: argparse.Namespace) -> int:
                    results_dir=Path(args.results_dir),
                    checkpoints_dir=Path(args.checkpoints_dir), threads=args.threads,
                    data_root=args.data_root, fake=args.fake_data,
-                   progress=not args.no_progress, figures=not args.no_figures)
+                   progress=not args.no_progress, figures=not args.no_figures,
+                   jobs=args.jobs)
     return reproduce_table1(opts, dry_run=args.dry_run, report_only=args.report_only)
 
 

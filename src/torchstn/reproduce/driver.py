@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -20,6 +22,8 @@ from .table1 import (
     INTERRUPTED,
     RESULTS_DIR,
     RUNS_DIR,
+    Job,
+    interrupt_children,
     plan,
     terminate_as_interrupt,
     train_job,
@@ -41,6 +45,7 @@ class Options:
     progress: bool = True
     figures: bool = True
     experiment: str = "table1"  # which report: "table1", "addition", "3d" (recipes.EXPERIMENTS)
+    jobs: int = 1  # runs trained at once (child processes; e.g. several on one GPU)
 
 
 def report_json(opts: Options) -> Path:
@@ -94,6 +99,8 @@ def reproduce_table1(opts: Options, *, dry_run: bool = False, report_only: bool 
         if opts.threads < 1:
             raise ValueError(f"--threads: expected a positive integer, got {opts.threads}")
         torch.set_num_threads(opts.threads)
+    if not isinstance(opts.jobs, int) or isinstance(opts.jobs, bool) or opts.jobs < 1:
+        raise ValueError(f"--jobs: expected a positive integer, got {opts.jobs!r}")
     if report_only:
         report(opts, log)
         return 0
@@ -111,28 +118,96 @@ def reproduce_table1(opts: Options, *, dry_run: bool = False, report_only: bool 
               f"{count['skip'] + count['recorded']} done, {count['busy']} being trained "
               f"elsewhere; then the report in {opts.results_dir}", file=out)
         return 0
-    failed = []
+    todo = []
+    for job in jobs:
+        if job.action in ("skip", "recorded", "busy"):
+            print(f"torchstn reproduce: {job.describe()}", file=log)
+        else:
+            todo.append(job)
     with terminate_as_interrupt():
-        try:
-            for job in jobs:
-                if job.action in ("skip", "recorded", "busy"):
-                    print(f"torchstn reproduce: {job.describe()}", file=log)
-                    continue
-                rc = train_job(job, threads=opts.threads, data_root=opts.data_root,
-                               progress=opts.progress, log=log)
-                if rc == INTERRUPTED:
-                    raise KeyboardInterrupt
-                if rc != 0:
-                    failed.append(f"{job.cell.key} seed {job.seed} (exit code {rc})")
-                    print(f"torchstn reproduce: {failed[-1]} failed; going on", file=log)
-                    continue
-                report(opts, log, figures=False)  # keep the report current on long campaigns
-        except KeyboardInterrupt:
-            print("torchstn reproduce: interrupted; the running cell saved a checkpoint; run the "
-                  "same command again to resume", file=log)
-            return INTERRUPTED
+        train = _train_in_turn if opts.jobs == 1 else _train_at_once
+        failed, interrupted = train(todo, opts, log)
+    if interrupted:
+        print("torchstn reproduce: interrupted; the running cell saved a checkpoint; run the "
+              "same command again to resume", file=log)
+        return INTERRUPTED
     report(opts, log)
     if failed:
         print(f"torchstn reproduce: failed: {'; '.join(failed)}", file=log)
         return FAILED
     return 0
+
+
+def _failure(job: Job, rc: int, log: TextIO) -> str:
+    text = f"{job.cell.key} seed {job.seed} (exit code {rc})"
+    print(f"torchstn reproduce: {text} failed; going on", file=log)
+    return text
+
+
+def _train_in_turn(todo: list[Job], opts: Options, log: TextIO) -> tuple[list[str], bool]:
+    """Train the jobs one after the other; ``(failures, interrupted)``."""
+    failed = []
+    try:
+        for job in todo:
+            rc = train_job(job, threads=opts.threads, data_root=opts.data_root,
+                           progress=opts.progress, log=log)
+            if rc == INTERRUPTED:
+                raise KeyboardInterrupt
+            if rc != 0:
+                failed.append(_failure(job, rc, log))
+                continue
+            report(opts, log, figures=False)  # keep the report current on long campaigns
+    except KeyboardInterrupt:
+        return failed, True
+    return failed, False
+
+
+def _train_at_once(todo: list[Job], opts: Options, log: TextIO) -> tuple[list[str], bool]:
+    """Train up to ``opts.jobs`` jobs at once, each in a worker thread that waits on its child
+    process; ``(failures, interrupted)``. Ctrl-C reaches only this (main) thread: it asks every
+    child to checkpoint, starts no new job and waits for the children (a second Ctrl-C kills
+    them). Progress bars are off: several children share the terminal."""
+    failed: list[str] = []
+    stop = threading.Event()
+    reporting = threading.Lock()
+
+    def work(job: Job) -> int:
+        if stop.is_set():
+            return INTERRUPTED
+        rc = train_job(job, threads=opts.threads, data_root=opts.data_root, progress=False,
+                       log=log)
+        if rc == 0 and not stop.is_set():
+            with reporting:
+                report(opts, log, figures=False)
+        return rc
+
+    pool = ThreadPoolExecutor(max_workers=opts.jobs, thread_name_prefix="torchstn-job")
+    running: dict[Future, Job] = {pool.submit(work, job): job for job in todo}
+    try:
+        while running:
+            done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                job = running.pop(fut)
+                rc = fut.result()
+                if rc == INTERRUPTED:
+                    raise KeyboardInterrupt
+                if rc != 0:
+                    failed.append(_failure(job, rc, log))
+    except KeyboardInterrupt:
+        stop.set()
+        for fut in running:
+            fut.cancel()
+        interrupt_children()
+        try:
+            pool.shutdown(wait=True)
+        except KeyboardInterrupt:
+            interrupt_children(kill=True)
+            pool.shutdown(wait=True)
+        return failed, True
+    except BaseException:  # a bug or an OS error in the driver: stop the others, then report it
+        stop.set()
+        interrupt_children()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return failed, False

@@ -314,6 +314,8 @@ def run_child(argv: list[str]) -> int:
     second Ctrl-C while waiting kills the child.
     """
     proc = subprocess.Popen(argv, start_new_session=True)
+    with _CHILDREN_LOCK:
+        _CHILDREN.add(proc)
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -324,6 +326,27 @@ def run_child(argv: list[str]) -> int:
             proc.kill()
             proc.wait()
         raise
+    finally:
+        with _CHILDREN_LOCK:
+            _CHILDREN.discard(proc)
+
+
+_CHILDREN: set[subprocess.Popen] = set()  # live training children of run_child, in any thread
+_CHILDREN_LOCK = threading.Lock()
+
+
+def interrupt_children(kill: bool = False) -> int:
+    """Ask every live training child to checkpoint and stop (one SIGINT each), or ``kill`` them:
+    for Ctrl-C when children run in worker threads, which never see the KeyboardInterrupt. The
+    number of children signalled."""
+    with _CHILDREN_LOCK:
+        live = [p for p in _CHILDREN if p.poll() is None]
+    for proc in live:
+        if kill:
+            proc.kill()
+        else:
+            proc.send_signal(signal.SIGINT)
+    return len(live)
 
 
 @contextmanager
