@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..train.checkpoint import atomic_write_text
+from ..train.config import TrainConfig
 from .provenance import now
 from .recipes import COLUMN_TITLES, COLUMNS, RECIPES, TABLE1_MODELS, TC_MODELS
 
@@ -163,13 +164,14 @@ def superseded_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def recipe_table(datasets: tuple[str, ...] = tuple(COLUMNS)) -> list[str]:
-    """The recipes of ``datasets`` (default: Table 1's columns) as a markdown table."""
+    """The recipes of ``datasets`` (default: Table 1's columns) as a markdown table; a setting
+    that a recipe leaves to the optimiser's default (AdamW's weight decay) shows that default."""
     keys = sorted({k for rec in RECIPES.values() for k in rec})
     lines = ["| Column | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for d in datasets:
-        rec = RECIPES[d]
-        lines.append(f"| {COLUMN_TITLES[d]} | " + " | ".join(str(rec.get(k, "")) for k in keys)
-                     + " |")
+        cfg = TrainConfig(dataset=d, model="recipe", out="", **RECIPES[d]).resolved()
+        lines.append(f"| {COLUMN_TITLES[d]} | "
+                     + " | ".join(str(getattr(cfg, k)) for k in keys) + " |")
     return lines
 
 
