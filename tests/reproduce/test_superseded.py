@@ -139,3 +139,9 @@ def test_recorded_runs_of_an_older_recipe_are_trained_again(tmp_path, monkeypatc
     row = evaluation.cell_result(Cell("r", "cnn"), evaluation.Context(
         runs, tmp_path / "ck", fake=True, recorded=opts_recorded))
     assert row["runs"] == [] and row["superseded"][0]["changes"]["weight_decay"][1] == 0.5
+    # the next report (from this one's JSON) still names it: superseded records are kept whole
+    report.write_text(json.dumps([row]))
+    again = evaluation.cell_result(Cell("r", "cnn"), evaluation.Context(
+        runs, tmp_path / "ck", fake=True, recorded=evaluation.recorded_runs(report)))
+    assert [(x["seed"], x["command"]) for x in again["superseded"]] == [(0, cmd)]
+    assert again["runs"] == []

@@ -96,8 +96,9 @@ SOURCE_RECORD = "report"
 
 
 def recorded_runs(path: str | os.PathLike) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
-    """The per-seed run records (``runs`` of each cell) of a report's JSON, by ``(dataset,
-    model)`` and seed; empty when the file is absent. A record is kept only when its checkpoint
+    """The per-seed run records (``runs`` of each cell, then the ``superseded`` records of seeds
+    not in ``runs``) of a report's JSON, by ``(dataset, model)`` and seed; empty when the file is
+    absent. A record is kept only when its checkpoint
     is a file under ``root``'s layout (checked by :func:`cell_result`)."""
     import json
 
@@ -112,6 +113,9 @@ def recorded_runs(path: str | os.PathLike) -> dict[tuple[str, str], dict[int, di
     out: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for row in rows if isinstance(rows, list) else []:
         runs = {int(r["seed"]): r for r in row.get("runs") or [] if "seed" in r}
+        for r in row.get("superseded") or []:  # runs of an older recipe: compared again
+            if "seed" in r and "command" in r:
+                runs.setdefault(int(r["seed"]), r)
         if runs:
             out[(row.get("dataset"), row.get("model"))] = runs
     return out
@@ -261,9 +265,9 @@ def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
         if seed in done:
             continue
         changes = record_changes(record, cell.dataset)
-        if changes:
-            superseded.append({"seed": seed, "run_dir": record.get("run_dir"), "changes": changes,
-                               "error": record.get("error")})
+        if changes:  # kept whole, so that the next report still knows it (recorded_runs)
+            superseded.append({**record, "seed": seed, "changes": changes,
+                               "source": SOURCE_RECORD})
             continue
         checkpoint = record.get("checkpoint")
         if not checkpoint or not (ctx.root / checkpoint).is_file():
