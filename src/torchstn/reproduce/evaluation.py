@@ -250,8 +250,10 @@ def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
         state = run_state(path)
         changes = (config_changes(read_json(path / CONFIG_FILE), cell.dataset)
                    if state.status != "missing" else {})
-        if changes:
-            superseded.append({"seed": seed, "run_dir": ctx.rel(path), "changes": changes})
+        if changes:  # its test error only if an earlier report measured it (no new testing)
+            cached = ((read_json(path / EVAL_FILE) or {}).get("stats") or {}).get("error")
+            superseded.append({"seed": seed, "run_dir": ctx.rel(path), "changes": changes,
+                               "error": None if cached is None else PERCENT * cached})
         elif state.status == "unfinished":
             unfinished.append({"seed": seed, "epoch": state.epoch, "epochs": state.epochs})
         elif state.status == "done":

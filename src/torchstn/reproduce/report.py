@@ -151,11 +151,22 @@ def detail_table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def superseded_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """A paragraph naming the runs of an older recipe that the means leave out (none: [])."""
+    """A paragraph naming, cell by cell, the runs of an older recipe that the means leave out,
+    with their test errors where the committed report had them (none: [])."""
     from .superseded import describe
 
-    items = [f"{cell_title(r)} seed {x['seed']} ({describe(x['changes'])})"
-             for r in rows for x in r.get("superseded", [])]
+    items = []
+    for r in rows:
+        old = sorted(r.get("superseded", []), key=lambda x: x["seed"])
+        if not old:
+            continue
+        seeds = ", ".join(str(x["seed"]) for x in old)
+        errors = [x.get("error") for x in old]
+        shown = (f"; test errors {', '.join(f'{e:.{DIGITS}f}' for e in errors)}%"
+                 if all(isinstance(e, (int, float)) for e in errors) else "")
+        changes = sorted({describe(x["changes"]) for x in old})
+        items.append(f"{cell_title(r)} seed{'s' if len(old) > 1 else ''} {seeds} "
+                     f"({'; '.join(changes)}{shown})")
     if not items:
         return []
     return ["", "**Runs of an older recipe, not counted** (their column's recipe changed since; "
