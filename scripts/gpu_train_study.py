@@ -29,13 +29,12 @@ from pathlib import Path
 
 import torch
 
-from torchstn.cli.eval import evaluate_path
+from torchstn.cli.eval import TRAIN_DIGITS, evaluate_path
 from torchstn.data.sets import VALIDATION_SIZE
 from torchstn.reproduce.recipes import recipe
 from torchstn.reproduce.table1 import config_args
+from torchstn.train.metrics import read_metrics
 
-TRAIN_DIGITS = 60_000
-ENTRY = "import sys; from torchstn.cli.main import main; sys.exit(main())"
 GRACE_S = 30  # after SIGINT, time for a run to write its checkpoint before it is killed
 
 
@@ -78,18 +77,15 @@ def run_name(dataset: str, model: str, epochs: int, settings: dict) -> str:
 def train_argv(dataset: str, model: str, epochs: int, settings: dict, out: Path,
                args: argparse.Namespace) -> list[str]:
     settings = {**recipe(dataset), **settings, "epochs": epochs}
-    return [sys.executable, "-c", ENTRY, "train", "--dataset", dataset, "--model", model,
-            "--out", str(out), "--seed", str(args.seed), *config_args(settings),
+    return [sys.executable, "-m", "torchstn.cli.main", "train", "--dataset", dataset,
+            "--model", model, "--out", str(out), "--seed", str(args.seed), *config_args(settings),
             "--limit", str(args.limit), "--threads", str(args.threads), "--device", args.device,
             "--no-progress", "--no-tensorboard", *(["--data-dir", args.data_dir]
                                                   if args.data_dir else [])]
 
 
 def last_metrics(run: Path) -> dict:
-    lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").is_file() \
-        else []
-    rows = [json.loads(s) for s in lines if s.strip()]
-    rows = [r for r in rows if "epoch" in r and "acc" in r]
+    rows = [r for r in read_metrics(run) if "epoch" in r and "acc" in r]
     if not rows:
         return {}
     times = [r["epoch_time_s"] for r in rows if "epoch_time_s" in r]

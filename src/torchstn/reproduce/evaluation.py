@@ -28,11 +28,12 @@ from ..train.metrics import read_metrics
 from ..train.run_dir import SUMMARY_FILE
 from .provenance import relative_to_root, repo_root, sha256
 from .recipes import DEFAULT_SEEDS, Cell, all_cells
-from .superseded import config_changes, record_changes
+from .superseded import record_changes
 from .table1 import (
     EVAL_FILE,
     PROVENANCE_FILE,
     command_from_config,
+    folder_changes,
     read_json,
     reproduce_command,
     run_dir,
@@ -248,8 +249,7 @@ def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
     runs, unfinished, problems, superseded = [], [], [], []
     for seed, path in seed_dirs(ctx.runs_dir, cell):
         state = run_state(path)
-        changes = (config_changes(read_json(path / CONFIG_FILE), cell.dataset)
-                   if state.status != "missing" else {})
+        changes = folder_changes(path, cell.dataset) if state.status != "missing" else {}
         if changes:  # its test error only if an earlier report measured it (no new testing)
             cached = ((read_json(path / EVAL_FILE) or {}).get("stats") or {}).get("error")
             superseded.append({"seed": seed, "run_dir": ctx.rel(path), "changes": changes,

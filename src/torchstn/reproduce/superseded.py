@@ -25,12 +25,11 @@ RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_
 SUPERSEDED_DIR = "superseded"  # beside the seed<k> folders of a cell
 
 
-def recipe_changes(config: TrainConfig | dict[str, Any], dataset: str) -> dict[str, list[Any]]:
+def recipe_changes(config: TrainConfig, dataset: str) -> dict[str, list[Any]]:
     """``{field: [the run's value, the recipe's value]}`` for every field of
     :data:`RECIPE_FIELDS` where a run's config departs from column ``dataset``'s current recipe;
     empty when the run follows it."""
-    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    cfg = cfg.resolved()
+    cfg = config.resolved()
     want = TrainConfig(dataset=dataset, model=cfg.model, out=cfg.out, **recipe(dataset)).resolved()
     return {f: [_plain(getattr(cfg, f)), _plain(getattr(want, f))] for f in RECIPE_FIELDS
             if getattr(cfg, f) != getattr(want, f)}

@@ -33,7 +33,7 @@ from ..train.metrics import read_metrics
 from ..train.run_dir import RUN_FILES, SUMMARY_FILE
 from .provenance import git_commit, machine_info, now
 from .recipes import DEFAULT_SEEDS, EXPERIMENTS, Cell, all_cells, experiment_of, recipe
-from .superseded import config_changes, describe, set_aside
+from .superseded import SUPERSEDED_DIR, config_changes, describe, set_aside
 
 RUNS_DIR = "runs/table1"
 RESULTS_DIR = "results"
@@ -136,6 +136,12 @@ def run_state(path: str | os.PathLike) -> RunState:
     return RunState("missing", 0, epochs, leftovers=leftovers, locked_by=lock)
 
 
+def folder_changes(path: Path, dataset: str) -> dict[str, list[Any]]:
+    """How the run in folder ``path`` departs from its column's current recipe
+    (:func:`torchstn.reproduce.superseded.config_changes` of its ``config.json``)."""
+    return config_changes(read_json(path / CONFIG_FILE), dataset)
+
+
 # ---- commands ---------------------------------------------------------------------------------
 def config_args(settings: dict[str, Any]) -> list[str]:
     """``torchstn train`` flags for TrainConfig ``settings`` (a recipe, or a saved config)."""
@@ -230,7 +236,7 @@ class Job:
             return f"busy    {where}: being trained by process {st.locked_by}"
         if self.action == "retrain":
             return (f"retrain {where}: its run used an older recipe ({describe(self.changes)}); "
-                    f"it moves to {self.path.parent / 'superseded'}, then: "
+                    f"it moves to {self.path.parent / SUPERSEDED_DIR}, then: "
                     f"{show('train', self.args)}")
         if self.action == "resume":
             return (f"resume  {where}: epoch {st.epoch}/{st.epochs or '?'} in {self.path}: "
@@ -254,8 +260,7 @@ def plan(cells: list[Cell], seeds: int, runs_dir: str | os.PathLike, *,
             path = run_dir(runs_dir, cell, seed)
             state = run_state(path)
             args = train_args(cell, seed, path, threads=threads, data_root=data_root, fake=fake)
-            changes = (config_changes(read_json(path / CONFIG_FILE), cell.dataset)
-                       if state.status != "missing" else {})
+            changes = folder_changes(path, cell.dataset) if state.status != "missing" else {}
             if state.locked_by is not None and state.status != "done":
                 action = "busy"
             elif changes:
@@ -414,7 +419,7 @@ def train_job(job: Job, *, threads: int | None = None, data_root: str | None = N
         # the plan may be stale: another driver sharing the cell list may have run this seed
         state = run_state(job.path)
         if job.action == "retrain":
-            if config_changes(read_json(job.path / CONFIG_FILE), job.cell.dataset):
+            if folder_changes(job.path, job.cell.dataset):
                 moved = set_aside(job.path, keep=(LOCK_FILE,))
                 print(f"torchstn reproduce: {job.cell.key} seed {job.seed}: the run of the older "
                       f"recipe moved to {moved}", file=log, flush=True)
