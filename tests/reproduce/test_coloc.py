@@ -9,7 +9,7 @@ import torch
 
 from torchstn import save_model
 from torchstn.cli.main import main
-from torchstn.cli.reproduce import parse_digits
+from torchstn.cli.reproduce import format_refine, parse_digits, parse_refine
 from torchstn.models import build_model
 from torchstn.reproduce import coloc
 
@@ -117,7 +117,8 @@ def test_transformer_starts_at_the_identity_and_scale_follows_the_curriculum():
 
 
 @pytest.mark.parametrize("bad", [{"steps": 0}, {"anneal": 0.0}, {"anneal": 1.5}, {"lr": -1.0},
-                                 {"margin": 0.0}, {"restarts": 0}])
+                                 {"margin": 0.0}, {"restarts": 0}, {"refine": (("a", 0),)},
+                                 {"refine": (("a", 1.5),)}])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         coloc.ColocConfig(**bad)
@@ -138,7 +139,8 @@ def test_softmax_embedding_pads_to_the_encoder_and_is_frozen():
 def test_localise_trains_the_translation_only():
     x = torch.rand(6, 1, 84, 84)
     embed = coloc.softmax_embedding(build_model("cnn", (1, 28, 28), 10))
-    st, loss = coloc.localise(x, embed, coloc.ColocConfig(steps=4, anneal=0.5, lr=1e-2))
+    st, loss = coloc.localise(x, embed, coloc.ColocConfig(steps=4, anneal=0.5, lr=1e-2,
+                                                          refine=()))
     assert loss == loss  # finite, not NaN
     st(x)
     scale, shift = st.last_params[:, 0], st.last_params[:, 1:]
@@ -149,14 +151,53 @@ def test_localise_trains_the_translation_only():
 def test_restarts_keep_the_run_of_lowest_mean_loss():
     x = torch.rand(6, 1, 84, 84)
     embed = coloc.softmax_embedding(build_model("cnn", (1, 28, 28), 10))
-    cfg = coloc.ColocConfig(steps=3, anneal=0.5, lr=1e-2, seed=4, restarts=3)
+    cfg = coloc.ColocConfig(steps=3, anneal=0.5, lr=1e-2, seed=4, restarts=3, refine=())
     st, losses, kept = coloc.localise_best(x, embed, cfg)
     assert len(losses) == 3 and losses[kept] == min(losses)
     # restart k is the plain run from seed 4 + k, scored on the same fixed crops
     again, _ = coloc.localise(x, embed, coloc.ColocConfig(steps=3, anneal=0.5, lr=1e-2,
-                                                          seed=4 + kept))
+                                                          seed=4 + kept, refine=()))
     assert coloc.mean_loss(again, x, embed, cfg) == pytest.approx(losses[kept])
     assert torch.equal(again.regressor.bias, st.regressor.bias)
+
+
+def test_refine_stages_train_with_their_own_embeddings_at_the_final_scale():
+    """After the curriculum, each refine stage runs its steps with its embedding (views and
+    random crops: two calls a step), the scale held at 28/84; the translation keeps moving."""
+    x = torch.rand(6, 1, 84, 84)
+    cnn = build_model("cnn", (1, 28, 28), 10)
+    calls = {"first": 0, "second": 0}
+
+    def counting(name):
+        inner = coloc.softmax_embedding(cnn)
+
+        def embed(v):
+            calls[name] += 1
+            return inner(v)
+        return embed
+
+    cfg = coloc.ColocConfig(steps=3, anneal=0.5, lr=1e-2, refine=(("p", 2), ("r", 4)))
+    plain, _ = coloc.localise(x, counting("first"), coloc.ColocConfig(steps=3, anneal=0.5,
+                                                                      lr=1e-2, refine=()))
+    calls["first"] = 0
+    st, loss = coloc.localise(x, counting("first"), cfg, refine=[counting("second")] * 2)
+    assert calls == {"first": 2 * 3, "second": 2 * (2 + 4)}
+    assert loss == loss
+    st(x)
+    assert torch.allclose(st.last_params[:, 0], torch.full((6,), 1 / 3))
+    assert not torch.equal(st.regressor.bias, plain.regressor.bias)
+    with pytest.raises(ValueError, match="2 embeddings"):
+        coloc.localise(x, counting("first"), cfg, refine=[counting("second")])
+
+
+def test_parse_and_format_refine():
+    assert parse_refine("a/p.safetensors:500,b:3") == (("a/p.safetensors", 500), ("b", 3))
+    assert parse_refine("none") == ()
+    for stages in ((), coloc.REFINE):
+        assert parse_refine(format_refine(stages)) == stages
+    for bad in ("a", "a:0", "a:x", ":3", "a:3,"):
+        with pytest.raises(ValueError, match="--refine"):
+            parse_refine(bad)
 
 
 def test_parse_digits():
@@ -172,9 +213,11 @@ def test_driver_writes_one_file_per_class_skips_done_ones_and_reports(tmp_path, 
     root = write_fake_mnist(tmp_path / "data")
     encoder = tmp_path / "enc.safetensors"
     save_model(build_model("cnn", (1, 42, 42), 10), encoder)
+    narrow = tmp_path / "narrow.safetensors"
+    save_model(build_model("cnn", (1, 28, 28), 10), narrow)
     runs, results = tmp_path / "runs", tmp_path / "results"
     args = ["reproduce", "coloc", "--digits", "1,2", "--clutter", "both", "--steps", "2",
-            "--restarts", "2", "--split", "test",
+            "--restarts", "2", "--split", "test", "--refine", f"{narrow}:1",
             "--images", "4", "--encoder", str(encoder), "--runs-dir", str(runs),
             "--results-dir", str(results), "--data-dir", str(root), "--threads", "1",
             "--no-figures"]
@@ -190,10 +233,12 @@ def test_driver_writes_one_file_per_class_skips_done_ones_and_reports(tmp_path, 
         assert r["config"]["steps"] == 2 and "--steps 2" in r["command"]
         assert len(r["restart_losses"]) == 2 and r["final_loss"] == min(r["restart_losses"])
         assert r["split"] == "test" and "--split test" in r["command"]
+        assert r["config"]["refine"] == [[str(narrow), 1]] and f"{narrow}:1" in r["command"]
     md = (results / "colocalisation.md").read_text()
     assert f"| no clutter | not run | {100 * rows[0]['localised']:.0f} |" in md
     # done classes are skipped: no encoder needed any more
     encoder.unlink()
+    narrow.unlink()
     assert main(args) == 0
     # results made with another recipe are not mixed into one report
     assert args[6:8] == ["--steps", "2"]
@@ -212,3 +257,10 @@ def test_driver_names_a_missing_encoder(tmp_path, capsys):
               "--runs-dir", str(tmp_path / "r"), "--results-dir", str(tmp_path / "o"),
               "--data-dir", str(root)]) != 0
     assert "encoder" in capsys.readouterr().err
+    encoder = tmp_path / "enc.safetensors"
+    save_model(build_model("cnn", (1, 42, 42), 10), encoder)
+    assert main(["reproduce", "coloc", "--digits", "1", "--clutter", "no", "--steps", "1",
+                 "--images", "4", "--encoder", str(encoder), "--refine", "gone.safetensors:5",
+                 "--runs-dir", str(tmp_path / "r"), "--results-dir", str(tmp_path / "o"),
+                 "--data-dir", str(root)]) != 0
+    assert "refine: gone.safetensors not found" in capsys.readouterr().err

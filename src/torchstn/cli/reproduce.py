@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..reproduce.coloc import ENCODER as COLOC_ENCODER
 from ..reproduce.coloc import N_IMAGES as COLOC_IMAGES
+from ..reproduce.coloc import REFINE as COLOC_REFINE
 from ..reproduce.coloc import RUNS_DIR as COLOC_RUNS_DIR
 from ..reproduce.coloc import ColocConfig
 from ..reproduce.figures import FIGURE_MODEL, FIGURE_ROWS
@@ -88,8 +89,8 @@ def register(subparsers) -> None:
         "coloc", help="co-localisation (appendix A.2): localise each digit class, report",
         description="For every digit class and setting (without and with clutter) not yet in "
                     "<runs-dir>/<setting>/digit<k>.json, train an attention transformer on the "
-                    "class's 100 images with the triplet loss only (about a minute per restart and "
-                    "class on one core), then write <results-dir>/colocalisation.json, "
+                    "class's 100 images with the triplet loss only (about two minutes per "
+                    "restart and class on one core), then write <results-dir>/colocalisation.json, "
                     "colocalisation.md and figures/coloc.png.")
     c.add_argument("--digits", default="0-9",
                    help="classes, e.g. 3 or 0,1,2 or 0-9 (default 0-9)")
@@ -117,6 +118,10 @@ def register(subparsers) -> None:
                    help=f"images per class (default {COLOC_IMAGES}, the paper's)")
     c.add_argument("--encoder", default=COLOC_ENCODER,
                    help=f"the MNIST CNN whose softmax is the embedding (default {COLOC_ENCODER})")
+    c.add_argument("--refine", default=format_refine(COLOC_REFINE),
+                   help="stages after the curriculum, scale held: ENCODER:STEPS[,...], each "
+                        "CNN's softmax the embedding for its steps, or 'none' "
+                        "(default %(default)s)")
     c.add_argument("--report-only", action="store_true",
                    help="localise nothing: (re)write the report from the result files")
     c.add_argument("--no-figures", action="store_true", help="do not draw the figure")
@@ -164,6 +169,26 @@ def parse_digits(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(digits))
 
 
+def parse_refine(text: str) -> tuple[tuple[str, int], ...]:
+    """``"a.safetensors:500,b.safetensors:300"`` -> ``(("a.safetensors", 500), ...)``; ``"none"``
+    -> ``()``."""
+    if text.strip() == "none":
+        return ()
+    stages = []
+    for part in text.split(","):
+        path, _, steps = part.strip().rpartition(":")
+        if not path or not steps.isdigit() or int(steps) < 1:
+            raise ValueError(f"--refine: expected ENCODER:STEPS[,...] with positive STEPS, or "
+                             f"'none', got {text!r}")
+        stages.append((path, int(steps)))
+    return tuple(stages)
+
+
+def format_refine(stages: tuple[tuple[str, int], ...]) -> str:
+    """The ``--refine`` text of ``stages`` (:func:`parse_refine` reads it back)."""
+    return ",".join(f"{p}:{n}" for p, n in stages) or "none"
+
+
 def run_coloc(args: argparse.Namespace) -> int:
     import torch
 
@@ -178,12 +203,13 @@ def run_coloc(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     settings = {"no": (False,), "yes": (True,), "both": (False, True)}[args.clutter]
     cfg = ColocConfig(steps=args.steps, anneal=args.anneal, lr=args.lr, seed=args.seed,
-                      restarts=args.restarts, inside=not args.outside)
+                      restarts=args.restarts, inside=not args.outside,
+                      refine=parse_refine(args.refine))
     # the command that redoes one class: the recipe spelled out, the class left to fill in
     command = (f"torchstn reproduce coloc --digits DIGIT --clutter {{no,yes}} --steps {cfg.steps} "
                f"--anneal {cfg.anneal} --lr {cfg.lr} --seed {cfg.seed} --restarts {cfg.restarts} "
                f"{'--outside ' if args.outside else ''}--images {args.images} --split {args.split} "
-               f"--encoder {args.encoder}")
+               f"--encoder {args.encoder} --refine {format_refine(cfg.refine)}")
     reproduce_coloc(parse_digits(args.digits), settings, cfg, encoder=args.encoder,
                     runs_dir=args.runs_dir, results_dir=args.results_dir, root=args.data_root,
                     report_only=args.report_only, figure=not args.no_figures, command=command,

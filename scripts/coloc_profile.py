@@ -1,0 +1,58 @@
+"""The co-localisation loss around the true box, for each Table 1 CNN as the embedding.
+
+    python scripts/coloc_profile.py --clutter no --digits 1,5,7
+
+For each class's set (100 images, 84x84), every view is the 28x28 crop at the true box moved by
+(k, k) px, k in 0, 2, 4, 6, 8, 12 (IoU with the true box: 1, 0.75, 0.58, 0.45, 0.34, 0.18), and
+the paper's triplet loss is averaged over 5 draws of random crops. A loss that is flat while IoU
+drops below 0.5 cannot tell a localised view from a missed one (``results/coloc_exploration.md``
+§6).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from torchstn import load_model
+from torchstn.data import coloc_set
+from torchstn.reproduce.coloc import EVAL_SEED, random_crops, softmax_embedding, triplet_loss
+
+SHIFTS = (0, 2, 4, 6, 8, 12)
+COLUMNS = ("r", "p", "e", "rts", "tc")
+DRAWS = 5
+
+
+def shifted_views(x: torch.Tensor, boxes: torch.Tensor, k: int) -> torch.Tensor:
+    """The 28x28 crops ``(N, 1, 28, 28)`` of ``x`` at the true ``boxes`` moved by (k, k) px,
+    kept on the canvas."""
+    pos = (boxes[:, :2].round().long() + k).clamp(0, x.shape[-1] - 28).tolist()
+    return torch.stack([x[i, :, y:y + 28, x0:x0 + 28] for i, (x0, y) in enumerate(pos)])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clutter", choices=("no", "yes"), default="no")
+    ap.add_argument("--digits", default="1,5,7")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    embeds = {c: softmax_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"))
+              for c in COLUMNS}
+    print("| digit | encoder | " + " | ".join(f"+{k} px" for k in SHIFTS) + " |")
+    print("|---|---|" + "---|" * len(SHIFTS))
+    for d in (int(v) for v in args.digits.split(",")):
+        x, boxes = coloc_set(d, 100, clutter=args.clutter == "yes")
+        for column, e in embeds.items():
+            losses = []
+            with torch.no_grad():
+                for k in SHIFTS:
+                    z = e(shifted_views(x, boxes, k))
+                    g = torch.Generator().manual_seed(EVAL_SEED)
+                    losses.append(sum(float(triplet_loss(z, e(random_crops(x, g))))
+                                      for _ in range(DRAWS)) / DRAWS)
+            print(f"| {d} | {column} | " + " | ".join(f"{v:.2f}" for v in losses) + " |")
+
+
+if __name__ == "__main__":
+    main()

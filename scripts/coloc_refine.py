@@ -1,0 +1,79 @@
+"""Co-localisation with refinement stages, measured after every stage (exploration).
+
+    python scripts/coloc_refine.py --clutter no --digits 7,5 --stages p:500,e:300,r:300 --lr 3e-3
+
+One restart (seed 0) of the driver's curriculum with the RTS CNN (``torchstn.reproduce.coloc``,
+refinement off), then each stage trains the same transformer on with another Table 1 CNN's
+softmax as the embedding (``COLUMN:STEPS``: ``checkpoints/<column>/cnn-seed0.safetensors``), the
+scale held at 28/84, a fresh Adam. Printed after every stage: the share of images localised
+(IoU > 0.5), the mean IoU and a 5-bin IoU histogram. It looks at the boxes: an exploration tool,
+not the protocol (``results/coloc_exploration.md`` §6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from torchstn import load_model
+from torchstn.data import coloc_set
+from torchstn.reproduce.coloc import (
+    ColocConfig,
+    box_iou,
+    hold_scale,
+    localise,
+    predict_boxes,
+    random_crops,
+    scale_at,
+    softmax_embedding,
+    triplet_loss,
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clutter", choices=("no", "yes"), default="no")
+    ap.add_argument("--digits", default="7")
+    ap.add_argument("--stages", default="p:500,e:300,r:300")
+    ap.add_argument("--lr", type=float, default=ColocConfig.lr)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    stages = [(c, int(n)) for c, n in (s.split(":") for s in args.stages.split(","))]
+    embeds = {c: softmax_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"))
+              for c in {"rts", *(c for c, _ in stages)}}
+    cfg = ColocConfig(lr=args.lr, restarts=1, refine=())
+
+    def rate(st, x, boxes) -> str:
+        iou = box_iou(predict_boxes(st, x), boxes)
+        hist = torch.histc(iou, 5, 0, 1).int().tolist()
+        return f"{(iou > 0.5).float().mean():.2f} (IoU {iou.mean():.2f} hist {hist})"
+
+    for d in (int(v) for v in args.digits.split(",")):
+        x, boxes = coloc_set(d, 100, clutter=args.clutter == "yes")
+        start = time.time()
+        st, _ = localise(x, embeds["rts"], cfg)
+        out = [f"rts {rate(st, x, boxes)}"]
+        for column, steps in stages:
+            st.train()
+            opt = torch.optim.Adam(st.parameters(), lr=cfg.lr)
+            gen = torch.Generator().manual_seed(1)
+            e = embeds[column]
+            for _ in range(steps):
+                hold_scale(st, scale_at(cfg.steps, cfg))
+                loss = triplet_loss(e(st(x)), e(random_crops(x, gen)), cfg.margin)
+                opt.zero_grad()
+                loss.backward()
+                st.regressor.weight.grad[0] = 0
+                st.regressor.bias.grad[0] = 0
+                opt.step()
+            hold_scale(st, scale_at(cfg.steps, cfg))
+            st.eval()
+            out.append(f"{column}:{steps} {rate(st, x, boxes)}")
+        print(f"clutter={args.clutter} digit {d}: " + " -> ".join(out)
+              + f"  [{time.time() - start:.0f}s]", flush=True)
+
+
+if __name__ == "__main__":
+    main()
