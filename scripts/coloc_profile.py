@@ -17,7 +17,13 @@ import torch
 
 from torchstn import load_model
 from torchstn.data import coloc_set
-from torchstn.reproduce.coloc import EVAL_SEED, random_crops, softmax_embedding, triplet_loss
+from torchstn.reproduce.coloc import (
+    EVAL_DRAWS,
+    EVAL_SEED,
+    random_crops,
+    softmax_embedding,
+    triplet_loss,
+)
 
 SHIFTS = (0, 2, 4, 6, 8, 12)
 COLUMNS = ("r", "p", "e", "rts", "tc")
@@ -35,10 +41,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clutter", choices=("no", "yes"), default="no")
     ap.add_argument("--digits", default="1,5,7")
+    ap.add_argument("--draws", type=int, default=DRAWS,
+                    help=f"draws of random crops averaged (default {DRAWS}; the driver's restart "
+                         f"choice uses {EVAL_DRAWS})")
+    ap.add_argument("--encoders", default=",".join(COLUMNS))
     args = ap.parse_args()
     torch.set_num_threads(1)
     embeds = {c: softmax_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"))
-              for c in COLUMNS}
+              for c in args.encoders.split(",")}
     print("| digit | encoder | " + " | ".join(f"+{k} px" for k in SHIFTS) + " |")
     print("|---|---|" + "---|" * len(SHIFTS))
     for d in (int(v) for v in args.digits.split(",")):
@@ -50,7 +60,7 @@ def main() -> None:
                     z = e(shifted_views(x, boxes, k))
                     g = torch.Generator().manual_seed(EVAL_SEED)
                     losses.append(sum(float(triplet_loss(z, e(random_crops(x, g))))
-                                      for _ in range(DRAWS)) / DRAWS)
+                                      for _ in range(args.draws)) / args.draws)
             print(f"| {d} | {column} | " + " | ".join(f"{v:.2f}" for v in losses) + " |")
 
 
