@@ -12,6 +12,8 @@ drops below 0.5 cannot tell a localised view from a missed one (``results/coloc_
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
 
@@ -25,6 +27,9 @@ from torchstn.reproduce.coloc import (
     triplet_loss,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from coloc_objective import CANVAS, CROP, crops_at  # noqa: E402
+
 SHIFTS = (0, 2, 4, 6, 8, 12)
 COLUMNS = ("r", "p", "e", "rts", "tc")
 DRAWS = 5
@@ -33,8 +38,7 @@ DRAWS = 5
 def shifted_views(x: torch.Tensor, boxes: torch.Tensor, k: int) -> torch.Tensor:
     """The 28x28 crops ``(N, 1, 28, 28)`` of ``x`` at the true ``boxes`` moved by (k, k) px,
     kept on the canvas."""
-    pos = (boxes[:, :2].round().long() + k).clamp(0, x.shape[-1] - 28).tolist()
-    return torch.stack([x[i, :, y:y + 28, x0:x0 + 28] for i, (x0, y) in enumerate(pos)])
+    return crops_at(x, (boxes[:, :2].round().long() + k).clamp(0, CANVAS - CROP))
 
 
 def main() -> None:

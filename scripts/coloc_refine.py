@@ -22,13 +22,11 @@ from torchstn.data import coloc_set
 from torchstn.reproduce.coloc import (
     ColocConfig,
     box_iou,
-    hold_scale,
     localise,
     predict_boxes,
-    random_crops,
     scale_at,
     softmax_embedding,
-    triplet_loss,
+    train_stage,
 )
 
 
@@ -44,6 +42,7 @@ def main() -> None:
     embeds = {c: softmax_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"))
               for c in {"rts", *(c for c, _ in stages)}}
     cfg = ColocConfig(lr=args.lr, restarts=1, refine=())
+    final = scale_at(cfg.steps, cfg)  # the refinement holds the scale where the curriculum ends
 
     def rate(st, x, boxes) -> str:
         iou = box_iou(predict_boxes(st, x), boxes)
@@ -57,18 +56,8 @@ def main() -> None:
         out = [f"rts {rate(st, x, boxes)}"]
         for column, steps in stages:
             st.train()
-            opt = torch.optim.Adam(st.parameters(), lr=cfg.lr)
-            gen = torch.Generator().manual_seed(1)
-            e = embeds[column]
-            for _ in range(steps):
-                hold_scale(st, scale_at(cfg.steps, cfg))
-                loss = triplet_loss(e(st(x)), e(random_crops(x, gen)), cfg.margin)
-                opt.zero_grad()
-                loss.backward()
-                st.regressor.weight.grad[0] = 0
-                st.regressor.bias.grad[0] = 0
-                opt.step()
-            hold_scale(st, scale_at(cfg.steps, cfg))
+            train_stage(st, x, embeds[column], steps, lambda _: final, cfg,
+                        torch.Generator().manual_seed(1))
             st.eval()
             out.append(f"{column}:{steps} {rate(st, x, boxes)}")
         print(f"clutter={args.clutter} digit {d}: " + " -> ".join(out)

@@ -231,14 +231,34 @@ def hold_scale(st: SpatialTransformer, scale: float) -> None:
         st.regressor.bias[0] = scale
 
 
+def train_stage(st: SpatialTransformer, images: Tensor, embed: Embed, steps: int,
+                scale: Callable[[int], float], cfg: ColocConfig, gen: torch.Generator,
+                log: TextIO | None = None, label: str = "") -> Tensor:
+    """``steps`` of a fresh Adam (``cfg.lr``) on the hinge loss under ``embed``: every step all
+    views, one random crop of each image drawn with ``gen``; the scale is ``scale(step)``, not
+    learned. The loss of the last step."""
+    opt = torch.optim.Adam(st.parameters(), lr=cfg.lr)
+    loss = torch.tensor(float("nan"))
+    for step in range(steps):
+        hold_scale(st, scale(step))
+        loss = triplet_loss(embed(st(images)), embed(random_crops(images, gen)), cfg.margin)
+        opt.zero_grad()
+        loss.backward()
+        st.regressor.weight.grad[0] = 0  # the scale follows the schedule, not the gradient
+        st.regressor.bias.grad[0] = 0
+        opt.step()
+        if log is not None and (step + 1) % LOG_EVERY == 0:
+            print(f"{label}step {step + 1}/{steps}: loss {loss.item():.4f}", file=log, flush=True)
+    return loss
+
+
 def localise(images: Tensor, embed: Embed, cfg: ColocConfig, log: TextIO | None = None,
              label: str = "", refine: Sequence[Embed] = ()) -> tuple[SpatialTransformer, float]:
     """Train a co-localising transformer on ``images`` ``(N, 1, H, W)``; it and its final loss.
 
-    Every step uses all images: their views, one fresh random crop each, the hinge loss, Adam.
-    First ``cfg.steps`` with ``embed`` under the scale curriculum, then the stages of
-    ``cfg.refine``, each with its own embedding (``refine``, in order) and a fresh Adam, the
-    scale held at its final value."""
+    :func:`train_stage` for ``cfg.steps`` with ``embed`` under the scale curriculum, then for
+    each stage of ``cfg.refine`` with its own embedding (``refine``, in order), the scale held at
+    its final value; one stream of random crops throughout."""
     if len(refine) != len(cfg.refine):
         raise ValueError(f"refine: expected {len(cfg.refine)} embeddings (one per stage of "
                          f"cfg.refine), got {len(refine)}")
@@ -252,18 +272,7 @@ def localise(images: Tensor, embed: Embed, cfg: ColocConfig, log: TextIO | None 
                for k, (e, (_, n)) in enumerate(zip(refine, cfg.refine, strict=True))]
     loss = torch.tensor(float("nan"))
     for e, steps, stage, scale in stages:
-        opt = torch.optim.Adam(st.parameters(), lr=cfg.lr)
-        for step in range(steps):
-            hold_scale(st, scale(step))
-            loss = triplet_loss(e(st(images)), e(random_crops(images, gen)), cfg.margin)
-            opt.zero_grad()
-            loss.backward()
-            st.regressor.weight.grad[0] = 0  # the scale follows the schedule, not the gradient
-            st.regressor.bias.grad[0] = 0
-            opt.step()
-            if log is not None and (step + 1) % LOG_EVERY == 0:
-                print(f"{label}{stage}step {step + 1}/{steps}: loss {loss.item():.4f}",
-                      file=log, flush=True)
+        loss = train_stage(st, images, e, steps, scale, cfg, gen, log, label + stage)
     hold_scale(st, final)
     return st.eval(), float(loss.detach())
 
@@ -379,7 +388,7 @@ def reproduce_coloc(digits=DIGITS, settings=(False, True), cfg: ColocConfig | No
             if not Path(path).exists():
                 raise FileNotFoundError(
                     f"{what}: {path} not found; expected a trained MNIST CNN checkpoint (the "
-                    f"Table 1 CNNs: torchstn reproduce table1 --cells rts:cnn,p:cnn,e:cnn,r:cnn)")
+                    f"Table 1 CNNs: torchstn reproduce table1 --cells rts:cnn,p:cnn,e:cnn)")
         embed = softmax_embedding(load_model(encoder))
         refine = [softmax_embedding(load_model(p)) for p, _ in cfg.refine]
         for d, c in todo:
@@ -403,6 +412,20 @@ def _rate(rows: list[dict[str, Any]], digit: int, clutter: bool) -> str:
     return "not run" if row is None else f"{100 * row['localised']:.0f}"
 
 
+def _departures(config: dict[str, Any]) -> str:
+    """The report's clause naming how a recipe (a result row's ``config``) departs from the
+    paper's description."""
+    parts = ["the encoder is the RTS column's CNN",
+             "the scale follows a fixed curriculum (1 → 28/84) instead of being learned"]
+    if config.get("inside"):
+        parts.append("the view stays inside the canvas (`inside`)")
+    if config.get("refine"):
+        stages = ", ".join(f"`{p}` for {n} steps" for p, n in config["refine"])
+        parts.append("after the curriculum the view is refined with other CNNs as the embedding "
+                     f"(`refine`: {stages})")
+    return ", ".join(parts[:-1]) + ", and " + parts[-1]
+
+
 def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
     header = "| Setting | " + " | ".join(str(d) for d in DIGITS) + " | Mean | Paper |"
     lines = [
@@ -418,13 +441,8 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
         f"transformer's box has IoU > {IOU_THRESHOLD} with the digit's true 28x28 box. *Paper*: "
         "Jaderberg et al. (2015), appendix A.2 (100% without clutter, 75–93% per class with "
         "it; no per-class numbers are given). Choices that differ from the paper's description, "
-        "see `torchstn.reproduce.coloc`: the encoder is the RTS column's CNN, the scale "
-        "follows a fixed curriculum (1 → 28/84) instead of being learned"
-        + (", the view stays inside the canvas (`inside`)"
-           if rows and rows[0]["config"].get("inside") else "")
-        + (", and after the curriculum the view is refined with other CNNs as the embedding "
-           "(`refine`: " + ", ".join(f"`{p}` for {n} steps" for p, n in rows[0]["config"]["refine"])
-           + ")" if rows and rows[0]["config"].get("refine") else "") + ". Each class is "
+        "see `torchstn.reproduce.coloc`: " + _departures(rows[0]["config"] if rows else {})
+        + ". Each class is "
         "trained from `restarts` seeds and the run of lowest training loss is kept (no box is "
         "used to choose). Disclosure: the protocol has no held-out images, and the encoder, "
         "the restarts, the inside constraint and the refinement were chosen after measuring the "
@@ -533,4 +551,4 @@ def _check_digits(digits) -> tuple[int, ...]:
 
 __all__ = ["ColocConfig", "InsideAttention", "inside_params", "coloc_transformer", "triplet_loss",
            "random_crops", "boxes_from_params", "box_iou", "scale_at", "softmax_embedding",
-           "localise", "run_class", "reproduce_coloc", "write_report"]
+           "train_stage", "localise", "run_class", "reproduce_coloc", "write_report"]
