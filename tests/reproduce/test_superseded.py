@@ -63,6 +63,16 @@ def test_recorded_commands_are_parsed_with_the_train_parser(monkeypatch):
     assert record_changes({"command": cmd}, "rts")["weight_decay"] == [0.1, 0.01]
 
 
+def test_label_smoothing_goes_through_the_command_and_supersedes(monkeypatch):
+    monkeypatch.setitem(recipes.RECIPES, "rts", {**recipe("rts"), "label_smoothing": 0.1})
+    words = table1.train_args(Cell("rts", "st-cnn-aff"), 0, "runs/x")
+    assert words[words.index("--label-smoothing") + 1] == "0.1"
+    assert config_from_command("torchstn train " + " ".join(words)).label_smoothing == 0.1
+    monkeypatch.setitem(recipes.RECIPES, "rts", {k: v for k, v in recipe("rts").items()
+                                                 if k != "label_smoothing"})
+    assert recipe_changes(config(label_smoothing=0.1), "rts") == {"label_smoothing": [0.1, 0.0]}
+
+
 def test_set_aside_moves_everything_but_the_kept_names(tmp_path):
     run = tmp_path / "cnn" / "seed0"
     run.mkdir(parents=True)

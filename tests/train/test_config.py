@@ -27,6 +27,8 @@ def test_defaults_follow_the_paper():
     ({"lr_milestones": (0.5, 1.5)}, "lr_milestones"),
     ({"threads": 0}, "threads"),
     ({"limit": 0}, "limit"),
+    ({"label_smoothing": 1.0}, r"label_smoothing: expected a value in \[0, 1\), got 1.0"),
+    ({"label_smoothing": -0.1}, "label_smoothing"),
 ])
 def test_validation_names_field_expected_and_received(kw, match):
     with pytest.raises(ValueError, match=match):

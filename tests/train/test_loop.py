@@ -100,3 +100,24 @@ def test_initialisation_does_not_depend_on_the_spec_cache(tmp_path):
     warm = build_for_dataset("st-fcn-tps", "rts").state_dict()
     for k in cold:
         assert torch.equal(cold[k], warm[k]), k
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+def test_loss_is_cross_entropy_with_the_configured_label_smoothing(tmp_path, smoothing):
+    import torch.nn.functional as F
+
+    from torchstn.train import distributed as D
+    from torchstn.train.loop import Trainer
+
+    cfg = config(tmp_path, label_smoothing=smoothing).resolved()
+    trainer = Trainer(cfg, D.setup("cpu"), tmp_path / "run")
+    torch.manual_seed(0)
+    images, labels = torch.rand(8, 1, 42, 42), torch.randint(0, 10, (8,))
+    with torch.no_grad():
+        logits = trainer.net(images.contiguous(memory_format=trainer.memory_format))
+    want = F.cross_entropy(logits, labels, label_smoothing=smoothing)
+    trainer.train_step(images, labels)
+    assert float(trainer.stats.loss_sum) / trainer.stats.count == pytest.approx(float(want),
+                                                                                rel=1e-5)
+    if smoothing:  # the smoothed loss is not the plain one
+        assert float(want) != pytest.approx(float(F.cross_entropy(logits, labels)), rel=1e-3)

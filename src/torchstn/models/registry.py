@@ -178,7 +178,7 @@ def localization_pool(name: str, pool: int) -> int:
     whole input at the classifier's resolution took half of the parameter budget on MNIST
     addition (2x42x42) and left a classifier of two hidden layers of 35 units; seeing the input
     pooled 4x instead, the classifier gets 58 units and the validation error of the 2xST-FCN Aff
-    fell from 16.09% to 9.93% at 70 epochs (``scripts/addition_explore.py``)."""
+    fell from 16.09% to 9.93% at 70 epochs (``scripts/loc_pool_explore.py``)."""
     kind, transform = parse_name(name)
     if kind != "fcn" or transform is None or name in VOLUME_MODELS:
         return pool

@@ -54,7 +54,7 @@ def render_markdown(rows: list[dict[str, Any]], seeds: int, figure: Path | None)
         "(`torchstn models --dataset addition --model MODEL`); the 2xST-FCNs' two "
         "localisation nets see the input average-pooled 4x, which leaves their classifier "
         "about 58 hidden units instead of 35 (chosen on validation data: "
-        "`scripts/addition_explore.py`). **Bold**: below the paper's.",
+        "`scripts/loc_pool_explore.py`). **Bold**: below the paper's.",
         "",
         *main_table(rows),
         "",

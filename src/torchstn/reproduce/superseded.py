@@ -21,7 +21,8 @@ from ..train.config import TrainConfig
 from .recipes import recipe
 
 RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-                 "lr_milestones", "lr_drop", "loc_lr_mult", "grad_clip", "bf16", "limit")
+                 "lr_milestones", "lr_drop", "loc_lr_mult", "grad_clip", "label_smoothing",
+                 "bf16", "limit")
 SUPERSEDED_DIR = "superseded"  # beside the seed<k> folders of a cell
 
 

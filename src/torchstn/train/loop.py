@@ -201,7 +201,7 @@ class Trainer:
             g["lr"] = g["base_lr"] * factor
         with self.autocast:
             logits = self.net(images)
-        loss = F.cross_entropy(logits.float(), labels)
+        loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:

@@ -1,20 +1,21 @@
-"""MNIST addition: is the 2xST-FCN's classifier too narrow? Exploratory, chosen on validation.
+"""How much of its input should an ST-FCN's localisation net see? Exploratory, on validation.
 
-    python scripts/addition_explore.py --loc-pool 4 --epochs 70 --out runs/explore/addition
-    python scripts/addition_explore.py --loc-pool 2 --epochs 70 --out runs/explore/addition
+    python scripts/loc_pool_explore.py --loc-pool 4 --epochs 70 --out runs/explore/addition
+    python scripts/loc_pool_explore.py --loc-pool 2 --epochs 70 --out runs/explore/addition
+    python scripts/loc_pool_explore.py --dataset r --model st-fcn-aff --loc-pool 2
 
-With both localisation nets seeing the 2x42x42 input at the classifier's resolution (pool 2:
-2x21x21), the two nets' first layers take half of the CNN's parameter budget, and the classifier
-left over has two hidden layers of 35 units (`torchstn models --dataset addition`). This script
-builds the same model with the localisation nets' input average-pooled ``--loc-pool`` times
-instead, fits the classifier's width to the same budget, trains it with the addition recipe on
-the first 50,000 training pairs and prints the error on the validation pairs made of the last
-10,000 training digits (`torchstn.data.validation_set`): the test set is not looked at.
+An ST-FCN's localisation net is three fully connected layers of 32 units; its first layer, fed
+the input at the classifier's resolution, takes a large share of the parameter budget that every
+model of a data set shares (`torchstn models --dataset DATASET`). This script builds ``--model``
+with the localisation nets' input average-pooled ``--loc-pool`` times instead, fits the
+classifier's width to the same budget, trains it with the column's recipe on the first 50,000
+training digits and prints the error on the validation set made of the last 10,000
+(`torchstn.data.validation_set`): the test set is not looked at.
 
 Measured 2026-11-26 on the development machine (2 vCPU AMD EPYC Zen 4, one thread, 2-4 runs
-sharing the cores), 2xst-fcn-aff, 70 epochs, seed 0: validation error 16.09% with --loc-pool 2
-(classifier 35/35) and 9.93% with --loc-pool 4 (classifier 58/58). The registry's parallel
-ST-FCNs now use the latter (`torchstn.models.registry.localization_pool`).
+sharing the cores), addition, 2xst-fcn-aff, 70 epochs, seed 0: validation error 16.09% with
+--loc-pool 2 (classifier 35/35) and 9.93% with --loc-pool 4 (classifier 58/58). The registry's
+parallel ST-FCNs now use the latter (`torchstn.models.registry.localization_pool`).
 """
 
 from __future__ import annotations
@@ -39,12 +40,12 @@ MNIST_TRAIN = 60_000
 
 
 def build(name: str, in_shape, num_classes: int, loc_pool: int) -> DigitClassifier:
-    """``name`` (a ``2xst-fcn-*`` model) with parameter-matched classifier widths."""
+    """``name`` (an ST-FCN or ``2xst-fcn-*`` model) with parameter-matched classifier widths."""
     spec = registry.model_spec(name, tuple(in_shape), num_classes)
     target = count_parameters(registry.build_model("cnn", in_shape, num_classes))
     st = registry._transformer(name, tuple(in_shape), spec.pool, loc_pool)
     loc = count_parameters(st)
-    pooled = registry._pooled(tuple(in_shape), spec.pool, 2)
+    pooled = registry._pooled(tuple(in_shape), spec.pool, registry.transformer_copies(name))
 
     def count(w: int) -> int:
         return loc + count_parameters(fcn_classifier(pooled, num_classes, (w, w)))
@@ -61,12 +62,13 @@ def build(name: str, in_shape, num_classes: int, loc_pool: int) -> DigitClassifi
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="2xst-fcn-aff")
+    p.add_argument("--dataset", default="addition", choices=sorted(RECIPES))
+    p.add_argument("--model", default="2xst-fcn-aff", help="an ST-FCN model of the data set")
     p.add_argument("--loc-pool", type=int, default=4)
     p.add_argument("--epochs", type=int, default=70)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default="runs/explore/addition")
+    p.add_argument("--out", default="runs/explore/loc_pool")
     a = p.parse_args()
     built: list[nn.Module] = []
 
@@ -75,18 +77,18 @@ def main() -> None:
         return built[-1]
 
     loop.build_model = build_model  # the trainer builds this variant instead of the registry's
-    recipe = {k: v for k, v in RECIPES["addition"].items() if k in TrainConfig.__dataclass_fields__}
-    out = Path(a.out) / f"{a.model}-locpool{a.loc_pool}-e{a.epochs}-seed{a.seed}"
-    cfg = TrainConfig(**{**recipe, "dataset": "addition", "model": a.model, "out": str(out),
+    recipe = {k: v for k, v in RECIPES[a.dataset].items() if k in TrainConfig.__dataclass_fields__}
+    out = Path(a.out) / f"{a.dataset}-{a.model}-locpool{a.loc_pool}-e{a.epochs}-seed{a.seed}"
+    cfg = TrainConfig(**{**recipe, "dataset": a.dataset, "model": a.model, "out": str(out),
                          "epochs": a.epochs, "seed": a.seed, "threads": a.threads,
                          "limit": MNIST_TRAIN - VALIDATION_SIZE, "tensorboard": False})
     result = loop.train(cfg, resume=(out / "state.pt").exists(), progress=False)
     if result.status != "done":
         return
-    x, y = validation_set("addition")
+    x, y = validation_set(a.dataset)
     stats = evaluate(built[-1].eval(), x, y)
-    line = {"model": a.model, "loc_pool": a.loc_pool, "epochs": a.epochs, "seed": a.seed,
-            "validation_error": round(100 * stats["error"], 2)}
+    line = {"dataset": a.dataset, "model": a.model, "loc_pool": a.loc_pool, "epochs": a.epochs,
+            "seed": a.seed, "validation_error": round(100 * stats["error"], 2)}
     print("RESULT", json.dumps(line), flush=True)
     (out / "validation.json").write_text(json.dumps(line, indent=2) + "\n")
 
