@@ -9,10 +9,14 @@
 # - `torchstn reproduce table1 --cells $CELLS --seeds $SEEDS --jobs $JOBS` trains on the GPU
 #   (device auto). At LIMIT_S seconds the driver gets SIGINT: every running child saves a
 #   checkpoint, and the same command resumes later (carry runs/table1 back to the machine).
-# - $OUT/reproduce.tar.gz holds runs/table1 (minus TensorBoard logs), results/table1.* and the
-#   checkpoints: unpack it at the repo root here (`tar xzf .../reproduce.tar.gz`), then run
-#   `torchstn reproduce table1 --report-only` to rewrite the report with this machine's view.
-#   One archive, because the device tool returns files only a few folders deep.
+# - $OUT/runs-<dataset>.tar.gz holds runs/table1/<dataset> (minus TensorBoard logs), one archive
+#   per data set (the device tool returns files only a few folders deep and at most 16 MiB each);
+#   $OUT/table1.json and table1.md are the GPU machine's report. Unpack the archives at the repo
+#   root here (`for f in .../runs-*.tar.gz; do tar xzf $f; done`), then run
+#   `torchstn reproduce table1 --report-only`: it evaluates the runs, writes the float16
+#   checkpoints under checkpoints/ and rewrites the report with this machine's view.
+# - TORCHSTN_COMMIT names the commit of the tree sent (the copy there has no .git), for the runs'
+#   provenance: `TORCHSTN_COMMIT=$(git rev-parse HEAD)` written into the command line.
 #
 # EXTRA adds driver options (e.g. EXTRA=--fake-data for a smoke test on any machine).
 set -uo pipefail
@@ -29,7 +33,7 @@ if compgen -G ".whl/*.whl" > /dev/null; then
 fi
 log="$out_dir/reproduce_log.txt"
 {
-  echo "# gpu_reproduce: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "# gpu_reproduce: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo "${TORCHSTN_COMMIT:-?}")"
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1 || true
   echo "cells ${CELLS:-rts}, seeds ${SEEDS:-3}, jobs ${JOBS:-8}, limit ${LIMIT_S:-480} s"
 } | tee "$log"
@@ -39,7 +43,10 @@ timeout -s INT -k 60 "${LIMIT_S:-480}" "$py" -m torchstn.cli.main reproduce tabl
   ${EXTRA:-} 2>&1 | tee -a "$log"
 rc=${PIPESTATUS[0]}
 echo "driver exit $rc (130: stopped at the time limit, resumable)" | tee -a "$log"
-tar czf "$out_dir/reproduce.tar.gz" --exclude='tb' --exclude='*.tfevents*' \
-  runs/table1 results/table1.json results/table1.md checkpoints 2>&1 | tee -a "$log"
+for dir in runs/table1/*/; do
+  tar czf "$out_dir/runs-$(basename "$dir").tar.gz" --exclude='tb' --exclude='*.tfevents*' \
+    "$dir" 2>&1 | tee -a "$log"
+done
+cp results/table1.json results/table1.md "$out_dir/" 2>&1 | tee -a "$log"
 ls -la "$out_dir" | tee -a "$log"
 [ "$rc" -eq 0 ] || [ "$rc" -eq 130 ]

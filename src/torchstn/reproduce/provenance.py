@@ -15,6 +15,7 @@ import torch
 GIT_TIMEOUT_S = 10
 _HASH_CHUNK = 1 << 20
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the torchstn package that is running
+COMMIT_ENV = "TORCHSTN_COMMIT"  # names the commit of a copy of the checkout that has no .git
 
 
 def _git(*args: str, cwd: str | os.PathLike) -> str | None:
@@ -31,10 +32,13 @@ def git_commit(path: str | os.PathLike = PACKAGE_DIR) -> dict[str, Any]:
 
     ``dirty``: tracked files of the package (the code that trains and tests; not results or
     docs) differ from the commit, so the commit alone does not say what ran.
+
+    Outside a git checkout (a copy of the tree sent to another machine, say) the commit is read
+    from ``$TORCHSTN_COMMIT`` when set, with ``dirty`` unknown (None).
     """
     sha = _git("rev-parse", "HEAD", cwd=path)
     if sha is None:
-        return {"commit": None, "dirty": None}
+        return {"commit": os.environ.get(COMMIT_ENV) or None, "dirty": None}
     status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", cwd=path)
     return {"commit": sha, "dirty": bool(status) if status is not None else None}
 
