@@ -42,11 +42,11 @@ timeout -s INT -k 60 "${LIMIT_S:-480}" "$py" -m torchstn.cli.main reproduce tabl
   --cells "${CELLS:-rts}" --seeds "${SEEDS:-3}" --jobs "${JOBS:-8}" --threads 1 --no-figures \
   ${EXTRA:-} 2>&1 | tee -a "$log"
 rc=${PIPESTATUS[0]}
-echo "driver exit $rc (130: stopped at the time limit, resumable)" | tee -a "$log"
+echo "driver exit $rc (124 or 130: stopped at the time limit, resumable)" | tee -a "$log"
 for dir in runs/table1/*/; do
   tar czf "$out_dir/runs-$(basename "$dir").tar.gz" --exclude='tb' --exclude='*.tfevents*' \
     "$dir" 2>&1 | tee -a "$log"
 done
 cp results/table1.json results/table1.md "$out_dir/" 2>&1 | tee -a "$log"
 ls -la "$out_dir" | tee -a "$log"
-[ "$rc" -eq 0 ] || [ "$rc" -eq 130 ]
+[ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || [ "$rc" -eq 130 ]
