@@ -217,7 +217,8 @@ def test_driver_writes_one_file_per_class_skips_done_ones_and_reports(tmp_path, 
     save_model(build_model("cnn", (1, 28, 28), 10), narrow)
     runs, results = tmp_path / "runs", tmp_path / "results"
     args = ["reproduce", "coloc", "--digits", "1,2", "--clutter", "both", "--steps", "2",
-            "--restarts", "2", "--split", "test", "--refine", f"{narrow}:1",
+            "--restarts", "2", "--clutter-restarts", "2", "--split", "test", "--refine",
+            f"{narrow}:1",
             "--images", "4", "--encoder", str(encoder), "--runs-dir", str(runs),
             "--results-dir", str(results), "--data-dir", str(root), "--threads", "1",
             "--no-figures"]
@@ -240,7 +241,10 @@ def test_driver_writes_one_file_per_class_skips_done_ones_and_reports(tmp_path, 
     encoder.unlink()
     narrow.unlink()
     assert main(args) == 0
-    # results made with another recipe are not mixed into one report
+    # results made with another recipe are not mixed into one report (fewer restarts than
+    # made them neither)
+    assert main([*args[:11], "1", *args[12:]]) != 0
+    assert "other settings" in capsys.readouterr().err
     assert args[6:8] == ["--steps", "2"]
     assert main([*args[:7], "3", *args[8:]]) != 0
     assert "other settings" in capsys.readouterr().err
@@ -264,3 +268,45 @@ def test_driver_names_a_missing_encoder(tmp_path, capsys):
                  "--runs-dir", str(tmp_path / "r"), "--results-dir", str(tmp_path / "o"),
                  "--data-dir", str(root)]) != 0
     assert "refine: gone.safetensors not found" in capsys.readouterr().err
+
+
+def test_more_restarts_run_only_the_missing_ones_and_keep_what_a_full_run_keeps(tmp_path):
+    """A class run with 1 restart, then asked for 3, runs restarts 2 and 3 only; its row is the
+    row of a run of 3 restarts from scratch (losses, kept run, boxes). The setting without
+    clutter, at its own count already, is not run again."""
+    root = write_fake_mnist(tmp_path / "data")
+    encoder = tmp_path / "enc.safetensors"
+    save_model(build_model("cnn", (1, 42, 42), 10), encoder)
+
+    def run(runs: str, clutter_restarts: int) -> list[dict]:
+        assert main(["reproduce", "coloc", "--digits", "2", "--clutter", "both", "--steps", "2",
+                     "--restarts", "1", "--clutter-restarts", str(clutter_restarts),
+                     "--refine", "none", "--images", "4", "--encoder", str(encoder),
+                     "--runs-dir", str(tmp_path / runs), "--results-dir",
+                     str(tmp_path / f"{runs}-results"), "--data-dir", str(root), "--threads",
+                     "1", "--no-figures"]) == 0
+        return json.loads((tmp_path / f"{runs}-results" / "colocalisation.json").read_text())
+
+    plain_before, short = run("ext", 1)
+    plain_after, extended = run("ext", 3)
+    assert plain_after == plain_before  # not run again
+    _, full = run("full", 3)
+    assert len(short["restart_losses"]) == 1 and short["config"]["restarts"] == 1
+    assert extended["restart_losses"][0] == short["restart_losses"][0]
+    for key in ("restart_losses", "kept_restart", "final_loss", "localised", "mean_iou",
+                "boxes", "config"):
+        assert extended[key] == full[key], key  # each restart depends on its seed alone
+    assert extended["extended_from"]["restarts"] == 1
+    assert extended["wall_time_s"] >= short["wall_time_s"]
+    md = (tmp_path / "ext-results" / "colocalisation.md").read_text()
+    assert "restarts 1 without clutter, 3 with clutter" in md
+    assert "--restarts 1 --clutter-restarts 3" in extended["command"]
+
+
+def test_clutter_restarts_pick_the_count_of_each_setting():
+    cfg = coloc.ColocConfig(restarts=3, clutter_restarts=8)
+    assert cfg.for_setting(False).restarts == 3 and cfg.for_setting(True).restarts == 8
+    assert cfg.for_setting(True).clutter_restarts is None
+    assert coloc.ColocConfig(restarts=2, clutter_restarts=None).for_setting(True).restarts == 2
+    with pytest.raises(ValueError, match="clutter_restarts"):
+        coloc.ColocConfig(clutter_restarts=0)

@@ -108,6 +108,10 @@ def register(subparsers) -> None:
     c.add_argument("--restarts", type=int, default=ColocConfig.restarts,
                    help="runs per class from seeds SEED, SEED+1, ...; the one of lowest loss is "
                         f"kept (default {ColocConfig.restarts})")
+    c.add_argument("--clutter-restarts", type=int, default=ColocConfig.clutter_restarts,
+                   help="restarts on cluttered canvases (default "
+                        f"{ColocConfig.clutter_restarts}); a class already run with fewer runs "
+                        "only the missing ones")
     c.add_argument("--outside", action="store_true",
                    help="let the view leave the canvas (plain attention; the recipe before "
                         "2026-11-27)")
@@ -203,11 +207,13 @@ def run_coloc(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     settings = {"no": (False,), "yes": (True,), "both": (False, True)}[args.clutter]
     cfg = ColocConfig(steps=args.steps, anneal=args.anneal, lr=args.lr, seed=args.seed,
-                      restarts=args.restarts, inside=not args.outside,
+                      restarts=args.restarts, clutter_restarts=args.clutter_restarts,
+                      inside=not args.outside,
                       refine=parse_refine(args.refine))
     # the command that redoes one class: the recipe spelled out, the class left to fill in
     command = (f"torchstn reproduce coloc --digits DIGIT --clutter {{no,yes}} --steps {cfg.steps} "
                f"--anneal {cfg.anneal} --lr {cfg.lr} --seed {cfg.seed} --restarts {cfg.restarts} "
+               f"--clutter-restarts {cfg.for_setting(True).restarts} "
                f"{'--outside ' if args.outside else ''}--images {args.images} --split {args.split} "
                f"--encoder {args.encoder} --refine {format_refine(cfg.refine)}")
     reproduce_coloc(parse_digits(args.digits), settings, cfg, encoder=args.encoder,

@@ -32,7 +32,9 @@ Four project decisions, because the paper's own set-up did not localise on this 
 
 The outcome depends on the seed by tens of points per class, so each class is trained from
 ``restarts`` seeds and the run whose loss (averaged over a fixed set of random crops) is lowest
-is kept: a choice made with the training objective alone, no box or label.
+is kept: a choice made with the training objective alone, no box or label. Cluttered canvases get
+more restarts (``clutter_restarts``): their loss has more poor minima (a class stuck at 1% found a
+78% run among five more seeds). Raising a count later runs only the missing restarts of a class.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ ENCODER = "checkpoints/rts/cnn-seed0.safetensors"
 REFINE: tuple[tuple[str, int], ...] = (("checkpoints/p/cnn-seed0.safetensors", 500),
                                        ("checkpoints/e/cnn-seed0.safetensors", 300))
 RUNS_DIR = "runs/coloc"
+CLUTTER_RESTARTS = 8  # results/coloc_exploration.md §7: 3 left a cluttered class at a poor minimum
 JSON_NAME = "colocalisation.json"
 MD_NAME = "colocalisation.md"
 FIGURE_NAME = "coloc.png"
@@ -95,6 +98,8 @@ class ColocConfig:
     margin: float = 1.0
     seed: int = 0
     restarts: int = 3  # runs from seeds seed, seed + 1, ...; the lowest loss is kept
+    # restarts on cluttered canvases (None: ``restarts``): their loss has more poor minima
+    clutter_restarts: int | None = CLUTTER_RESTARTS
     inside: bool = True  # views stay inside the canvas (:class:`InsideAttention`)
     # (encoder checkpoint, steps) stages after the curriculum, scale held at 28/84
     refine: tuple[tuple[str, int], ...] = REFINE
@@ -108,11 +113,23 @@ class ColocConfig:
             raise ValueError(f"steps: expected a positive integer, got {self.steps!r}")
         if not isinstance(self.restarts, int) or self.restarts < 1:
             raise ValueError(f"restarts: expected a positive integer, got {self.restarts!r}")
+        if self.clutter_restarts is not None and (
+                not isinstance(self.clutter_restarts, int) or self.clutter_restarts < 1):
+            raise ValueError(f"clutter_restarts: expected a positive integer or None, got "
+                             f"{self.clutter_restarts!r}")
         if not 0 < self.anneal <= 1:
             raise ValueError(f"anneal: expected a share in (0, 1], got {self.anneal!r}")
         if not self.lr > 0 or not self.margin > 0:
             raise ValueError(f"lr and margin: expected positive numbers, got {self.lr!r} and "
                              f"{self.margin!r}")
+
+
+    def for_setting(self, clutter: bool) -> ColocConfig:
+        """The recipe of one setting: ``restarts`` is the count for it, ``clutter_restarts``
+        None (what a class's result file records)."""
+        n = self.clutter_restarts if clutter and self.clutter_restarts is not None else \
+            self.restarts
+        return dataclasses.replace(self, restarts=n, clutter_restarts=None)
 
 
 def localization_net(canvas: int = COLOC_CANVAS) -> nn.Sequential:
@@ -290,14 +307,14 @@ def mean_loss(st: SpatialTransformer, images: Tensor, embed: Embed, cfg: ColocCo
 
 
 def localise_best(images: Tensor, embed: Embed, cfg: ColocConfig, log: TextIO | None = None,
-                  label: str = "", refine: Sequence[Embed] = ()
+                  label: str = "", refine: Sequence[Embed] = (), first: int = 0
                   ) -> tuple[SpatialTransformer, list[float], int]:
-    """:func:`localise` from ``cfg.restarts`` seeds; the run of lowest :func:`mean_loss` (under
-    the last stage's embedding: the objective each run ended on), the losses of all runs and
-    the index of the one kept."""
+    """:func:`localise` from seeds ``cfg.seed + k`` for ``k`` in ``first .. cfg.restarts - 1``;
+    the run of lowest :func:`mean_loss` (under the last stage's embedding: the objective each
+    run ended on), the losses of those runs and the index (among them) of the one kept."""
     runs, losses = [], []
     last = refine[-1] if refine else embed
-    for k in range(cfg.restarts):
+    for k in range(first, cfg.restarts):
         st, _ = localise(images, embed, dataclasses.replace(cfg, seed=cfg.seed + k), log,
                          f"{label}restart {k + 1}/{cfg.restarts} ", refine)
         runs.append(st)
@@ -318,27 +335,52 @@ def predict_boxes(st: SpatialTransformer, images: Tensor) -> Tensor:
 
 def run_class(digit: int, clutter: bool, embed: Embed, cfg: ColocConfig, *,
               images: int = N_IMAGES, split: str = "train", root: str | None = None,
-              log: TextIO | None = None, refine: Sequence[Embed] = ()) -> dict[str, Any]:
+              log: TextIO | None = None, refine: Sequence[Embed] = (),
+              previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """Localise the first ``images`` of one class's set: the result row (share localised, mean
-    IoU, the first boxes, provenance)."""
+    IoU, the first boxes, provenance). ``cfg`` is one setting's recipe
+    (:meth:`ColocConfig.for_setting`).
+
+    ``previous``: this class's row from fewer restarts of the same recipe. Only the missing
+    restarts run; a new one is kept when its loss is lower than the kept one's, which is the
+    choice the full count of restarts would make (each restart depends on its seed alone)."""
     from ..data import coloc_set
 
     x, boxes = coloc_set(digit, images, clutter=clutter, root=root, split=split)
+    old = previous["restart_losses"] if previous else []
     start = time.perf_counter()
     st, losses, best = localise_best(x, embed, cfg, log,
-                                     f"digit {digit}{' clutter' if clutter else ''} ", refine)
+                                     f"digit {digit}{' clutter' if clutter else ''} ", refine,
+                                     first=len(old))
     wall = time.perf_counter() - start
+    provenance = {**git_commit(), **machine_info(torch.get_num_threads(), "cpu"),
+                  "finished": now()}
+    if previous is not None and not losses[best] < previous["final_loss"]:
+        return {**previous, "restart_losses": old + losses, "config": asdict(cfg),
+                "wall_time_s": round(previous["wall_time_s"] + wall, 1), **provenance,
+                "extended_from": _extension_record(previous)}
     pred = predict_boxes(st, x)
     iou = box_iou(pred, boxes)
-    return {
+    row = {
         "digit": digit, "clutter": clutter,
         "localised": float((iou > IOU_THRESHOLD).float().mean()),
-        "mean_iou": float(iou.mean()), "final_loss": losses[best], "restart_losses": losses,
-        "kept_restart": best, "images": images, "split": split,
-        "boxes": [[round(v, 2) for v in b] for b in pred[:FIGURE_IMAGES].tolist()],
-        "config": asdict(cfg), "wall_time_s": round(wall, 1),
-        **git_commit(), **machine_info(torch.get_num_threads(), "cpu"), "finished": now(),
+        "mean_iou": float(iou.mean()), "final_loss": losses[best],
+        "restart_losses": old + losses, "kept_restart": len(old) + best, "images": images,
+        "split": split, "boxes": [[round(v, 2) for v in b] for b in pred[:FIGURE_IMAGES].tolist()],
+        "config": asdict(cfg),
+        "wall_time_s": round(wall + (previous["wall_time_s"] if previous else 0.0), 1),
+        **provenance,
     }
+    if previous is not None:
+        row["extended_from"] = _extension_record(previous)
+    return row
+
+
+def _extension_record(previous: dict[str, Any]) -> dict[str, Any]:
+    """What a row extended with more restarts keeps of the run it extended."""
+    return {"restarts": previous["config"]["restarts"], "commit": previous.get("commit"),
+            "dirty": previous.get("dirty"), "finished": previous.get("finished"),
+            "command": previous.get("command")}
 
 
 def result_path(runs_dir: str | os.PathLike, digit: int, clutter: bool) -> Path:
@@ -374,15 +416,20 @@ def reproduce_coloc(digits=DIGITS, settings=(False, True), cfg: ColocConfig | No
         raise ValueError(f"settings: expected False (no clutter) and/or True, got {settings!r}")
     cfg = cfg or ColocConfig()
     done = {(r["digit"], r["clutter"]): r for r in load_rows(runs_dir, digits, settings)}
-    # as the JSON files hold it (tuples become lists)
-    wanted = json.loads(json.dumps({"config": asdict(cfg), "images": images, "split": split}))
-    other = sorted(k for k, r in done.items()
-                   if {k: r.get(k, "train" if k == "split" else None) for k in wanted} != wanted)
+    extend, other = {}, []
+    for key, row in sorted(done.items()):
+        match = _matches(row, cfg.for_setting(key[1]), images, split)
+        if match == "fewer restarts":
+            extend[key] = row
+        elif match != "same":
+            other.append(key)
     if other and not report_only:
         raise ValueError(
-            f"{runs_dir} holds results made with other settings than {wanted} for "
-            f"(digit, clutter) {other}: use another --runs-dir, or remove those files")
-    todo = [(d, c) for c in settings for d in digits if (d, c) not in done]
+            f"{runs_dir} holds results made with other settings than "
+            f"{_wanted(cfg.for_setting(False), images, split)} (restarts "
+            f"{cfg.for_setting(True).restarts} with clutter) for (digit, clutter) {other}: use "
+            "another --runs-dir, or remove those files")
+    todo = [(d, c) for c in settings for d in digits if (d, c) not in done or (d, c) in extend]
     if todo and not report_only:
         for path, what in [(encoder, "encoder"), *((p, "refine") for p, _ in cfg.refine)]:
             if not Path(path).exists():
@@ -392,8 +439,8 @@ def reproduce_coloc(digits=DIGITS, settings=(False, True), cfg: ColocConfig | No
         embed = softmax_embedding(load_model(encoder))
         refine = [softmax_embedding(load_model(p)) for p, _ in cfg.refine]
         for d, c in todo:
-            row = run_class(d, c, embed, cfg, images=images, split=split, root=root, log=log,
-                            refine=refine)
+            row = run_class(d, c, embed, cfg.for_setting(c), images=images, split=split,
+                            root=root, log=log, refine=refine, previous=extend.get((d, c)))
             row.update(encoder=str(encoder), command=command)
             atomic_write_text(result_path(runs_dir, d, c), json.dumps(row, indent=2) + "\n")
             print(f"digit {d}{' with clutter' if c else ''}: {row['localised']:.0%} localised "
@@ -405,6 +452,27 @@ def reproduce_coloc(digits=DIGITS, settings=(False, True), cfg: ColocConfig | No
         fig = write_figure(rows, Path(results_dir) / "figures" / FIGURE_NAME, root, log)
     write_report(rows, results_dir, fig)
     return rows
+
+
+def _wanted(cfg: ColocConfig, images: int, split: str) -> dict[str, Any]:
+    # as the JSON files hold it (tuples become lists)
+    return json.loads(json.dumps({"config": asdict(cfg), "images": images, "split": split}))
+
+
+def _matches(row: dict[str, Any], cfg: ColocConfig, images: int, split: str) -> str:
+    """``"same"``: ``row`` was made by the setting's recipe ``cfg``; ``"fewer restarts"``: by
+    it with fewer restarts (extendable); ``"other"``: by another recipe."""
+    wanted = _wanted(cfg, images, split)
+    got = {k: row.get(k, "train" if k == "split" else None) for k in wanted}
+    # files from before ``clutter_restarts`` existed: their ``restarts`` is the setting's count
+    got["config"] = {"clutter_restarts": None, **(got["config"] or {})}
+    if got == wanted:
+        return "same"
+    restarts = got["config"].get("restarts")
+    got["config"] = {**got["config"], "restarts": cfg.restarts}
+    if got == wanted and isinstance(restarts, int) and restarts < cfg.restarts:
+        return "fewer restarts"
+    return "other"
 
 
 def _rate(rows: list[dict[str, Any]], digit: int, clutter: bool) -> str:
@@ -464,7 +532,8 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
                   "transformer's box in red; left without clutter, right with it.", ""]
     if rows:
         r0 = rows[0]
-        cfg = ", ".join(f"{k} {v}" for k, v in r0["config"].items())
+        cfg = ", ".join(f"{k} {_restarts_text(rows) if k == 'restarts' else v}"
+                        for k, v in r0["config"].items() if k != "clutter_restarts")
         lines += [
             "## Runs", "",
             f"Recipe: Adam on all {r0['images']} images per step, {cfg} (scale held at 1 → 28/84 "
@@ -488,6 +557,16 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
         commands = sorted({r.get("command") or "" for r in rows} - {""})
         lines += ["", "Commands:", "", *(f"    {c}" for c in commands), ""]
     return "\n".join(lines)
+
+
+def _restarts_text(rows: list[dict[str, Any]]) -> str:
+    """The restarts of the rows' recipe: one count, or one per setting."""
+    counts = {c: sorted({r["config"]["restarts"] for r in rows if r["clutter"] == c})
+              for c in (False, True)}
+    if counts[False] == counts[True] or not counts[True] or not counts[False]:
+        return ", ".join(str(n) for n in sorted(set(counts[False] + counts[True])))
+    words = {False: "without clutter", True: "with clutter"}
+    return ", ".join(f"{'/'.join(map(str, counts[c]))} {words[c]}" for c in (False, True))
 
 
 def write_report(rows: list[dict[str, Any]], results_dir: str | os.PathLike,
