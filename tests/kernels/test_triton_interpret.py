@@ -196,6 +196,28 @@ def test_non_finite_theta_gives_zero_input_gradient(deterministic):
 
 @requires_triton
 @pytest.mark.parametrize("deterministic", [False, True], ids=["atomic", "deterministic"])
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_vanishing_w_gives_finite_values_and_gradients(padding, deterministic):
+    """A homography whose w is exactly 0 at output pixels (x = 0.25, the third of four columns:
+    w = 1 - 4 x; 0 / 0 on the middle row) gives finite values and gradients, not NaN: with zeros
+    padding the torch path's (those points sample nothing). With border padding they sample the
+    left or the right border, by the sign of a w within rounding of 0, which each path computes
+    in its own order. (An input 4 high: no other point lands on a pixel centre, where the
+    derivative is one-sided and the two paths may take different sides.)"""
+    x = make_input(size=(4, 6))
+    theta = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-4.0, 0.0, 1.0]])
+    theta = theta.expand(2, -1, -1).contiguous().to(DEVICE)
+    got = values_and_grads(fused_fn("projective", padding, (3, 4), deterministic=deterministic),
+                           x, theta)
+    want = values_and_grads(torch_fn("projective", padding, (3, 4)), x, theta)
+    for a, b in zip(got, want, strict=True):
+        assert torch.isfinite(a).all()
+        if padding == "zeros":
+            torch.testing.assert_close(a, b, **TOL)
+
+
+@requires_triton
+@pytest.mark.parametrize("deterministic", [False, True], ids=["atomic", "deterministic"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_multi_block_backward(kind, deterministic):
     """Images above SINGLE_BLOCK_MAX pixels: several backward (or affine gather) programs per

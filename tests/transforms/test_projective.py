@@ -3,6 +3,7 @@
 import torch
 import torch.nn.functional as F
 
+from torchstn import sample
 from torchstn.coords import base_grid
 from torchstn.transforms import Affine, Projective
 
@@ -33,3 +34,23 @@ def test_matrix_layout_and_inverse_compose():
     assert torch.equal(m.reshape(3, 9)[:, :8], params) and (m[:, 2, 2] == 1).all()
     eye = torch.eye(3, dtype=params.dtype)
     assert (t.compose(params, t.inverse(params)) - eye).abs().max() < 1e-5
+
+
+def test_vanishing_w_gives_far_points_and_finite_gradients():
+    """w = 1 - 4 x is exactly 0 on the column x = 0.25 of a 4-wide output (and u = v = 0 at its
+    middle row: 0 / 0). Those points land far outside (|w| is taken as MIN_W), so they sample
+    zeros, and every gradient is finite; other columns keep the plain division."""
+    params = torch.tensor([[1.0, 0, 0, 0, 1, 0, -4.0, 0]], requires_grad=True)
+    img = torch.rand(1, 1, 6, 6, requires_grad=True)
+    grid = Projective().grid(params, (3, 4))
+    assert torch.isfinite(grid).all()
+    assert (grid[0, :, 2, 0] > 1e5).all() and grid[0, 1, 2, 1] == 0
+    base = base_grid((3, 4))
+    keep = [0, 1, 3]
+    w = 1 - 4 * base[:, keep, :1]
+    assert torch.allclose(grid[0][:, keep], base[:, keep] / w)
+    out = sample(img, grid)
+    assert torch.equal(out[0, 0, :, 2], torch.zeros(3))
+    out.square().sum().backward()
+    assert torch.isfinite(params.grad).all() and torch.isfinite(img.grad).all()
+    assert params.grad.abs().sum() > 0

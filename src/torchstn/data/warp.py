@@ -37,9 +37,10 @@ FAR = 2.0
 def outside_if_far(grid: Tensor) -> Tensor:
     """Clamp grid points to ``[-FAR, FAR]``, NaN/inf (``w = 0`` in a homography) to ``FAR``.
 
-    A random homography can send a pixel to infinity (its ``w`` vanishes); ``grid_sample`` turns
-    such a coordinate into a NaN pixel. Clamping keeps every far point outside the image, so with
-    zeros padding the values are unchanged and no NaN reaches a training batch.
+    A random homography can send a pixel very far (its ``w`` vanishes; ``safe_w`` keeps the
+    coordinate finite, a NaN or inf could only come from non-finite parameters). Clamping keeps
+    every far point outside the image, so with zeros padding the values are unchanged and no NaN
+    reaches a training batch.
     """
     return torch.nan_to_num(grid, nan=FAR, posinf=FAR, neginf=-FAR).clamp_(-FAR, FAR)
 

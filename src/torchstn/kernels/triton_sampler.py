@@ -31,12 +31,15 @@ import torch
 import triton
 import triton.language as tl
 
+from ..transforms.base import MIN_W as _MIN_W
+
 KIND_AFFINE = 0
 KIND_PROJECTIVE = 1
 KIND_TPS = 2
 # compiled kernels may read a module global only when it is a tl.constexpr (the interpreter does not
 # enforce this; tests/kernels checks it)
 SLACK = tl.constexpr(1e-4)  # the affine gather's candidate windows are this much wider (in indices)
+MIN_W = tl.constexpr(_MIN_W)  # |den| below this divides as this, sign kept (transforms.base.safe_w)
 
 
 @triton.jit
@@ -111,9 +114,13 @@ def _source_pixel(i, j, p, ax, bx, cx, ay, by, cy, aw, bw, cw, par, ctrl_ptr, wm
     iy = ay * jf + by * fi + cy
     den = jf * 0.0 + 1.0
     if KIND == 1:
-        den = aw * jf + bw * fi + cw
-        ix = ix / den - 0.5
-        iy = iy / den - 0.5
+        raw = aw * jf + bw * fi + cw
+        # a vanishing w gives a far point, not inf/NaN: as the torch path's u / safe_w(w), where
+        # ix = (W / 2)(u + w) holds the raw w
+        den = tl.where(raw < 0.0, tl.minimum(raw, -MIN_W), tl.maximum(raw, MIN_W))
+        raised = den != raw
+        ix = tl.where(raised, (ix - (W * 0.5) * raw) / den + W * 0.5, ix / den) - 0.5
+        iy = tl.where(raised, (iy - (H * 0.5) * raw) / den + H * 0.5, iy / den) - 0.5
     if KIND == 2:
         dx = jf * 0.0
         dy = jf * 0.0

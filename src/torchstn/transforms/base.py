@@ -72,6 +72,20 @@ def homogeneous_base(out_size: tuple[int, int], *, device=None,
     return torch.stack([xs, ys, torch.ones_like(xs)]).view(3, h * w)
 
 
+MIN_W = 1e-6  # |w| below this divides as this (sign kept): a vanishing w gives far points, not inf
+
+
+def safe_w(w: Tensor) -> Tensor:
+    """``w`` with magnitudes below :data:`MIN_W` raised to it, sign kept (0 counts as positive).
+
+    Where a homography's horizon crosses the output, ``w`` passes through 0: an exact 0 made
+    ``u / w`` inf or NaN, so NaN pixels and NaN parameter gradients (a P ST-CNN Proj run diverged
+    so). A point with ``|w| < MIN_W`` lies over ``1e6`` image widths out unless ``|u|`` is as
+    small, so values change only on such points. The fused Triton kernels do the same."""
+    mag = w.abs().clamp_min(MIN_W)
+    return torch.where(w < 0, -mag, mag)
+
+
 class _PerspectiveDivide(torch.autograd.Function):
     """``(N, 3, P)`` homogeneous points -> ``(N, 2, P)`` ``(u / w, v / w)``, with a backward that
     writes the ``(N, 3, P)`` gradient in one go (autograd's division backward, with its broadcast
@@ -79,15 +93,17 @@ class _PerspectiveDivide(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, uvw: Tensor) -> Tensor:
-        out = uvw[:, :2] / uvw[:, 2:]
-        ctx.save_for_backward(uvw, out)  # w is a view of uvw: saving all of it costs nothing
+        w = safe_w(uvw[:, 2:])
+        out = uvw[:, :2] / w
+        ctx.save_for_backward(uvw, w, out)
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:
-        uvw, out = ctx.saved_tensors
-        w = uvw[:, 2:]
+        # the guard of safe_w passes gradients straight through (the derivative at w_safe)
+        uvw, w, out = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: differentiable ops of the input only
+            w = safe_w(uvw[:, 2:])
             d_uv = grad / w
             return torch.cat([d_uv, -(grad * uvw[:, :2]).sum(1, keepdim=True) / (w * w)], dim=1)
         d = grad.new_empty(uvw.shape)
@@ -102,7 +118,7 @@ def perspective_divide(uvw: Tensor) -> Tensor:
     """``(N, 3, P)`` -> ``(N, 2, P)`` = ``(u / w, v / w)`` (custom backward when one is needed)."""
     if torch.is_grad_enabled() and uvw.requires_grad:
         return _PerspectiveDivide.apply(uvw)
-    return uvw[:, :2] / uvw[:, 2:]  # plain ops: also what tracers (ONNX export) see
+    return uvw[:, :2] / safe_w(uvw[:, 2:])  # plain ops: also what tracers (ONNX export) see
 
 
 def projective_grid_from_matrix(matrix: Tensor, out_size: tuple[int, int]) -> Tensor:
