@@ -15,8 +15,8 @@
 #   root here (`for f in .../runs-*.tar.gz; do tar xzf $f; done`), then run
 #   `torchstn reproduce table1 --report-only`: it evaluates the runs, writes the float16
 #   checkpoints under checkpoints/ and rewrites the report with this machine's view.
-# - TORCHSTN_COMMIT names the commit of the tree sent (the copy there has no .git), for the runs'
-#   provenance: `TORCHSTN_COMMIT=$(git rev-parse HEAD)` written into the command line.
+# - TORCHSTN_COMMIT names the commit of the tree sent (the copy there has no .git or a stale one),
+#   for the runs' provenance: `TORCHSTN_COMMIT=$(git rev-parse HEAD)` written into the command line.
 #
 # EXTRA adds driver options (e.g. EXTRA=--fake-data for a smoke test on any machine).
 set -uo pipefail
@@ -33,7 +33,7 @@ if compgen -G ".whl/*.whl" > /dev/null; then
 fi
 log="$out_dir/reproduce_log.txt"
 {
-  echo "# gpu_reproduce: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo "${TORCHSTN_COMMIT:-?}")"
+  echo "# gpu_reproduce: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit ${TORCHSTN_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo ?)}"
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1 || true
   echo "cells ${CELLS:-rts}, seeds ${SEEDS:-3}, jobs ${JOBS:-8}, limit ${LIMIT_S:-480} s"
 } | tee "$log"

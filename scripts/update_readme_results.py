@@ -27,7 +27,8 @@ def intro() -> str:
     return (
         "Test error (%) on the fixed test sets, ours (one seed unless ± is shown) next to the "
         "paper's; from `results/table1.md` (commands, wall times, machine and checkpoints per "
-        "cell there). Trained on the 2-core development CPU, one thread per run, recipe: AdamW, "
+        f"cell there). Trained on the 2-core development CPUs, one thread per run{gpu_text()}; "
+        "recipe: AdamW, "
         "one-cycle lr 2e-3, 70 epochs, batch 256, bf16 autocast, weight decay 0.01 "
         f"({decay}, chosen on held-out training digits) (`torchstn/reproduce/recipes.py`; "
         "how it was chosen, with a disclosure, in `results/exploration.md` and "
@@ -38,6 +39,28 @@ def intro() -> str:
         "weight decay 0.1 lowers the ST-CNN validation errors by 0.16-0.18 points. Runs of an "
         "older recipe are listed as superseded in `results/table1.md` and left out of the means."
     )
+
+
+def gpu_text() -> str:
+    """The clause naming the cells with seeds trained on a GPU (from ``results/table1.json``)."""
+    import json
+
+    from torchstn.reproduce.report import cell_title
+
+    path = ROOT / "results" / "table1.json"
+    rows = json.loads(path.read_text()) if path.exists() else []
+    cells, machines = [], set()
+    for row in rows:
+        gpu = [r for r in row.get("runs", [])
+               if any("(cuda" in m for m in r.get("machines") or [])]
+        if gpu:
+            cells.append(f"{cell_title(row)} (seed{'s' if len(gpu) > 1 else ''} "
+                         f"{', '.join(str(r['seed']) for r in gpu)})")
+            machines |= {m.split(" (cuda")[0] for r in gpu for m in r["machines"] if "(cuda" in m}
+    if not cells:
+        return ""
+    return (f", except these seeds, trained on a lent {' / '.join(sorted(machines))} (several "
+            f"runs sharing it): {', '.join(cells)}")
 
 
 def block(path: Path, first: str, last: str | None) -> list[str]:

@@ -26,7 +26,7 @@ from ..train.checkpoint import atomic_write, atomic_write_text
 from ..train.config import CONFIG_FILE
 from ..train.metrics import read_metrics
 from ..train.run_dir import SUMMARY_FILE
-from .provenance import relative_to_root, repo_root, sha256
+from .provenance import machine_label, relative_to_root, repo_root, sha256
 from .recipes import DEFAULT_SEEDS, Cell, all_cells
 from .superseded import record_changes
 from .table1 import (
@@ -233,6 +233,8 @@ def run_result(path: Path, cell: Cell, seed: int, ctx: Context) -> dict[str, Any
         "device": first.get("device"),
         "machine": first.get("machine"),
         "threads": first.get("threads"),
+        # every machine it trained on (a run started on a GPU may be resumed on a CPU)
+        "machines": sorted({machine_label(s) for s in sessions if s.get("machine")}),
         "sessions": len(prov.get("sessions") or []),
         "source": SOURCE_RUN,
     }

@@ -15,7 +15,7 @@ import torch
 GIT_TIMEOUT_S = 10
 _HASH_CHUNK = 1 << 20
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the torchstn package that is running
-COMMIT_ENV = "TORCHSTN_COMMIT"  # names the commit of a copy of the checkout that has no .git
+COMMIT_ENV = "TORCHSTN_COMMIT"  # names the commit of a copy of the checkout (no or a stale .git)
 
 
 def _git(*args: str, cwd: str | os.PathLike) -> str | None:
@@ -33,12 +33,15 @@ def git_commit(path: str | os.PathLike = PACKAGE_DIR) -> dict[str, Any]:
     ``dirty``: tracked files of the package (the code that trains and tests; not results or
     docs) differ from the commit, so the commit alone does not say what ran.
 
-    Outside a git checkout (a copy of the tree sent to another machine, say) the commit is read
-    from ``$TORCHSTN_COMMIT`` when set, with ``dirty`` unknown (None).
+    ``$TORCHSTN_COMMIT``, when set, names the commit instead, with ``dirty`` unknown (None): for
+    a copy of the tree sent to another machine, whose ``.git`` may be missing or stale (a lent
+    GPU machine's copy held the session's first commit).
     """
+    if os.environ.get(COMMIT_ENV):
+        return {"commit": os.environ[COMMIT_ENV], "dirty": None}
     sha = _git("rev-parse", "HEAD", cwd=path)
     if sha is None:
-        return {"commit": os.environ.get(COMMIT_ENV) or None, "dirty": None}
+        return {"commit": None, "dirty": None}
     status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", cwd=path)
     return {"commit": sha, "dirty": bool(status) if status is not None else None}
 
@@ -78,6 +81,13 @@ def machine_info(threads: int | None, device: str = "auto") -> dict[str, Any]:
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name()
     return {"device": dev.type, "machine": name, "cpu": cpu_name(),
             "threads": threads or torch.get_num_threads(), "torch": torch.__version__}
+
+
+def machine_label(record: dict[str, Any]) -> str:
+    """``"MACHINE (device, T threads)"`` of a :func:`machine_info` record (a training session,
+    a run's record)."""
+    threads = f", {record['threads']} threads" if record.get("threads") else ""
+    return f"{record['machine']} ({record.get('device') or '?'}{threads})"
 
 
 def now() -> str:

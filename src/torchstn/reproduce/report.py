@@ -13,7 +13,7 @@ from typing import Any
 
 from ..train.checkpoint import atomic_write_text
 from ..train.config import TrainConfig
-from .provenance import now
+from .provenance import machine_label, now
 from .recipes import COLUMN_TITLES, COLUMNS, RECIPES, TABLE1_MODELS, TC_MODELS
 
 JSON_NAME = "table1.json"
@@ -70,11 +70,31 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{seconds / _HOUR:.2f} h"
 
 
+def run_machines(run: dict[str, Any]) -> str:
+    """The machines one run trained on (records from before ``machines`` name the first)."""
+    names = run.get("machines") or ([machine_label(run)] if run.get("machine") else [])
+    return " + ".join(names) or "not recorded"
+
+
 def fmt_machine(row: dict[str, Any]) -> str:
-    if not row.get("machine"):
-        return "not recorded" if row["error"] is not None else ""
-    threads = f", {row['threads']} threads" if row.get("threads") else ""
-    return f"{row['machine']} ({row.get('device') or '?'}{threads})"
+    """One machine for the cell, or the machines of each seed where its runs differ."""
+    if row["error"] is None:
+        return ""
+    per_seed = {r["seed"]: run_machines(r) for r in row["runs"]}
+    if len(set(per_seed.values())) <= 1:
+        return next(iter(per_seed.values()), "not recorded")
+    groups: dict[str, list[int]] = {}
+    for seed, name in per_seed.items():
+        groups.setdefault(name, []).append(seed)
+    return "; ".join(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}: {name}"
+                     for name, seeds in groups.items())
+
+
+def fmt_wall(row: dict[str, Any]) -> str:
+    """The mean wall time per run, or each seed's where the runs trained on other machines."""
+    if len({run_machines(r) for r in row["runs"]}) <= 1:
+        return fmt_duration(row["wall_time_s"])
+    return ", ".join(fmt_duration(r["wall_time_s"]) for r in row["runs"]) + " (per seed)"
 
 
 def fmt_commit(row: dict[str, Any]) -> str:
@@ -145,7 +165,7 @@ def detail_table(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {cell_title(r)} | {fmt_error(r)} | {seeds} | {per} | {spread} | "
             f"{fmt_paper(r)} | {r['parameters'] if r['parameters'] is not None else ''} | "
-            f"{'/'.join(str(e) for e in epochs)} | {fmt_duration(r['wall_time_s'])} | "
+            f"{'/'.join(str(e) for e in epochs)} | {fmt_wall(r)} | "
             f"{fmt_machine(r)} | {fmt_commit(r)} | `{ck}` ({dtype}) |")
     return lines
 
