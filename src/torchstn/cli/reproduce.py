@@ -107,11 +107,10 @@ def register(subparsers) -> None:
                    help=f"first seed (default {ColocConfig.seed})")
     c.add_argument("--restarts", type=int, default=ColocConfig.restarts,
                    help="runs per class from seeds SEED, SEED+1, ...; the one of lowest loss is "
-                        f"kept (default {ColocConfig.restarts})")
+                        f"kept (default {ColocConfig.restarts}); a class already run with fewer "
+                        "runs only the missing ones")
     c.add_argument("--clutter-restarts", type=int, default=ColocConfig.clutter_restarts,
-                   help="restarts on cluttered canvases (default "
-                        f"{ColocConfig.clutter_restarts}); a class already run with fewer runs "
-                        "only the missing ones")
+                   help="restarts on cluttered canvases, if other than --restarts")
     c.add_argument("--outside", action="store_true",
                    help="let the view leave the canvas (plain attention; the recipe before "
                         "2026-11-27)")

@@ -32,9 +32,10 @@ Four project decisions, because the paper's own set-up did not localise on this 
 
 The outcome depends on the seed by tens of points per class, so each class is trained from
 ``restarts`` seeds and the run whose loss (averaged over a fixed set of random crops) is lowest
-is kept: a choice made with the training objective alone, no box or label. Cluttered canvases get
-more restarts (``clutter_restarts``): their loss has more poor minima (a class stuck at 1% found a
-78% run among five more seeds). Raising a count later runs only the missing restarts of a class.
+is kept: a choice made with the training objective alone, no box or label. Eight restarts, not
+three: a cluttered class stuck at 1% found a 78% run among five more seeds. ``clutter_restarts``
+sets another count for the cluttered sets. Raising a count runs only the missing restarts of a
+class.
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ ENCODER = "checkpoints/rts/cnn-seed0.safetensors"
 REFINE: tuple[tuple[str, int], ...] = (("checkpoints/p/cnn-seed0.safetensors", 500),
                                        ("checkpoints/e/cnn-seed0.safetensors", 300))
 RUNS_DIR = "runs/coloc"
-CLUTTER_RESTARTS = 8  # results/coloc_exploration.md §7: 3 left a cluttered class at a poor minimum
 JSON_NAME = "colocalisation.json"
 MD_NAME = "colocalisation.md"
 FIGURE_NAME = "coloc.png"
@@ -97,9 +97,10 @@ class ColocConfig:
     lr: float = 3e-3
     margin: float = 1.0
     seed: int = 0
-    restarts: int = 3  # runs from seeds seed, seed + 1, ...; the lowest loss is kept
-    # restarts on cluttered canvases (None: ``restarts``): their loss has more poor minima
-    clutter_restarts: int | None = CLUTTER_RESTARTS
+    # runs from seeds seed, seed + 1, ...; the lowest loss is kept (results/coloc_exploration.md
+    # §7-8: with 3, classes stayed at poor minima that more seeds escape)
+    restarts: int = 8
+    clutter_restarts: int | None = None  # on cluttered canvases, if other than ``restarts``
     inside: bool = True  # views stay inside the canvas (:class:`InsideAttention`)
     # (encoder checkpoint, steps) stages after the curriculum, scale held at 28/84
     refine: tuple[tuple[str, int], ...] = REFINE
