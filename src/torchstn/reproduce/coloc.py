@@ -124,7 +124,6 @@ class ColocConfig:
             raise ValueError(f"lr and margin: expected positive numbers, got {self.lr!r} and "
                              f"{self.margin!r}")
 
-
     def for_setting(self, clutter: bool) -> ColocConfig:
         """The recipe of one setting: ``restarts`` is the count for it, ``clutter_restarts``
         None (what a class's result file records)."""
