@@ -32,10 +32,9 @@ Four project decisions, because the paper's own set-up did not localise on this 
 
 The outcome depends on the seed by tens of points per class, so each class is trained from
 ``restarts`` seeds and the run whose loss (averaged over a fixed set of random crops) is lowest
-is kept: a choice made with the training objective alone, no box or label. Eight restarts, not
-three: a cluttered class stuck at 1% found a 78% run among five more seeds. ``clutter_restarts``
-sets another count for the cluttered sets. Raising a count runs only the missing restarts of a
-class.
+is kept: a choice made with the training objective alone, no box or label. The cluttered sets get
+8 restarts (``clutter_restarts``), the others 3: a cluttered class stuck at 1% found a 78% run
+among five more seeds. Raising a count runs only the missing restarts of a class.
 """
 
 from __future__ import annotations
@@ -97,10 +96,10 @@ class ColocConfig:
     lr: float = 3e-3
     margin: float = 1.0
     seed: int = 0
-    # runs from seeds seed, seed + 1, ...; the lowest loss is kept (results/coloc_exploration.md
-    # §7-8: with 3, classes stayed at poor minima that more seeds escape)
-    restarts: int = 8
-    clutter_restarts: int | None = None  # on cluttered canvases, if other than ``restarts``
+    restarts: int = 3  # runs from seeds seed, seed + 1, ...; the lowest loss is kept
+    # restarts on cluttered canvases (None: ``restarts``): their loss has more poor minima
+    # (results/coloc_exploration.md §7-8)
+    clutter_restarts: int | None = 8
     inside: bool = True  # views stay inside the canvas (:class:`InsideAttention`)
     # (encoder checkpoint, steps) stages after the curriculum, scale held at 28/84
     refine: tuple[tuple[str, int], ...] = REFINE
