@@ -356,25 +356,23 @@ def run_class(digit: int, clutter: bool, embed: Embed, cfg: ColocConfig, *,
                                      first=len(old))
     wall = time.perf_counter() - start
     provenance["finished"] = now()
+    # what every row says of the runs so far, whichever run it keeps
+    runs = {"restart_losses": old + losses, "config": asdict(cfg),
+            "wall_time_s": round(wall + (previous["wall_time_s"] if previous else 0.0), 1),
+            **provenance,
+            **({"extended_from": _extension_record(previous)} if previous else {})}
     if previous is not None and not losses[best] < previous["final_loss"]:
-        return {**previous, "restart_losses": old + losses, "config": asdict(cfg),
-                "wall_time_s": round(previous["wall_time_s"] + wall, 1), **provenance,
-                "extended_from": _extension_record(previous)}
+        return {**previous, **runs}
     pred = predict_boxes(st, x)
     iou = box_iou(pred, boxes)
-    row = {
+    return {
         "digit": digit, "clutter": clutter,
         "localised": float((iou > IOU_THRESHOLD).float().mean()),
         "mean_iou": float(iou.mean()), "final_loss": losses[best],
-        "restart_losses": old + losses, "kept_restart": len(old) + best, "images": images,
-        "split": split, "boxes": [[round(v, 2) for v in b] for b in pred[:FIGURE_IMAGES].tolist()],
-        "config": asdict(cfg),
-        "wall_time_s": round(wall + (previous["wall_time_s"] if previous else 0.0), 1),
-        **provenance,
+        "kept_restart": len(old) + best, "images": images, "split": split,
+        "boxes": [[round(v, 2) for v in b] for b in pred[:FIGURE_IMAGES].tolist()],
+        **runs,
     }
-    if previous is not None:
-        row["extended_from"] = _extension_record(previous)
-    return row
 
 
 def _extension_record(previous: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,26 @@
+"""The Table 1 report's columns: the machines and wall times of a cell's seeds."""
+
+from __future__ import annotations
+
+from torchstn.reproduce import provenance
+from torchstn.reproduce.report import fmt_machine, fmt_wall
+
+
+def test_report_names_each_seeds_machines_when_they_differ():
+    cpu = {"machine": "Xeon", "device": "cpu", "threads": 1}
+    gpu = {"machine": "NVIDIA H200", "device": "cuda", "threads": 1}
+    label = {k: provenance.machine_label(v) for k, v in (("cpu", cpu), ("gpu", gpu))}
+    assert label == {"cpu": "Xeon (cpu, 1 threads)", "gpu": "NVIDIA H200 (cuda, 1 threads)"}
+    same = {"error": 1.0, "wall_time_s": 90.0,
+            "runs": [{"seed": 0, **cpu, "wall_time_s": 60.0},
+                     {"seed": 1, **cpu, "machines": [label["cpu"]], "wall_time_s": 120.0}]}
+    assert fmt_machine(same) == label["cpu"] and fmt_wall(same) == "1.5 min"
+    mixed = {"error": 1.0, "wall_time_s": 0.0,
+             "runs": [{"seed": 0, **cpu, "wall_time_s": 1200.0},
+                      {"seed": 1, **gpu, "machines": [label["gpu"]], "wall_time_s": 420.0},
+                      {"seed": 2, **gpu, "machines": [label["cpu"], label["gpu"]],
+                       "wall_time_s": 600.0}]}
+    assert fmt_machine(mixed) == (f"seed 0: {label['cpu']}; seed 1: {label['gpu']}; "
+                                  f"seed 2: {label['cpu']} + {label['gpu']}")
+    assert fmt_wall(mixed) == "20.0 min, 7.0 min, 10.0 min (per seed)"
+    assert fmt_machine({"error": None, "runs": []}) == ""
