@@ -115,12 +115,12 @@ def _source_pixel(i, j, p, ax, bx, cx, ay, by, cy, aw, bw, cw, par, ctrl_ptr, wm
     den = jf * 0.0 + 1.0
     if KIND == 1:
         raw = aw * jf + bw * fi + cw
-        # a vanishing w gives a far point, not inf/NaN: as the torch path's u / safe_w(w), where
-        # ix = (W / 2)(u + w) holds the raw w
+        # a vanishing w gives a far point, not inf/NaN: as the torch path's u / safe_w(w). The
+        # numerator (W / 2)(u + w) holds the raw w: where w was raised, swap it for the raised one
         den = tl.where(raw < 0.0, tl.minimum(raw, -MIN_W), tl.maximum(raw, MIN_W))
         raised = den != raw
-        ix = tl.where(raised, (ix - (W * 0.5) * raw) / den + W * 0.5, ix / den) - 0.5
-        iy = tl.where(raised, (iy - (H * 0.5) * raw) / den + H * 0.5, iy / den) - 0.5
+        ix = tl.where(raised, ix + (W * 0.5) * (den - raw), ix) / den - 0.5
+        iy = tl.where(raised, iy + (H * 0.5) * (den - raw), iy) / den - 0.5
     if KIND == 2:
         dx = jf * 0.0
         dy = jf * 0.0
