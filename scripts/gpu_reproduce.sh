@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Train Table 1 cells on a lent GPU machine, several runs at once, and bring everything back in
-# one archive. Run from the repo root on the GPU machine:
+# Train the cells of an experiment (Table 1 by default) on a lent GPU machine, several runs at
+# once, and bring everything back in archives. Run from the repo root on the GPU machine:
 #
 #     CELLS=rts SEEDS=3 JOBS=8 LIMIT_S=480 bash scripts/gpu_reproduce.sh
+#     EXPERIMENT=addition CELLS=addition:fcn,addition:cnn SEEDS=1 JOBS=2 bash scripts/gpu_reproduce.sh
 #
 # - Wheels in .whl/ (safetensors, tqdm: the GPU image has no package registry) are installed into
 #   a scratch folder; MNIST is read from $TORCHSTN_DATA (default runs/gpu_data, carried there).
-# - `torchstn reproduce table1 --cells $CELLS --seeds $SEEDS --jobs $JOBS` trains on the GPU
+# - `torchstn reproduce $EXPERIMENT --cells $CELLS --seeds $SEEDS --jobs $JOBS` trains on the GPU
 #   (device auto). At LIMIT_S seconds the driver gets SIGINT: every running child saves a
-#   checkpoint, and the same command resumes later (carry runs/table1 back to the machine).
-# - $OUT/runs-<dataset>.tar.gz holds runs/table1/<dataset> (minus TensorBoard logs), one archive
-#   per data set (the device tool returns files only a few folders deep and at most 16 MiB each);
-#   $OUT/table1.json and table1.md are the GPU machine's report. Unpack the archives at the repo
-#   root here (`for f in .../runs-*.tar.gz; do tar xzf $f; done`), then run
-#   `torchstn reproduce table1 --report-only`: it evaluates the runs, writes the float16
+#   checkpoint, and the same command resumes later, here or there (with runs/$EXPERIMENT).
+# - $OUT/runs-<dataset>-<model>.tar.gz holds runs/$EXPERIMENT/<dataset>/<model> (minus TensorBoard
+#   logs), one archive per cell (the device tool returns files only a few folders deep and at most
+#   16 MiB each); $OUT/$EXPERIMENT.json and .md are the GPU machine's report. Unpack the archives
+#   at the repo root here (`for f in .../runs-*.tar.gz; do tar xzf $f; done`), then run
+#   `torchstn reproduce $EXPERIMENT --report-only`: it evaluates the runs, writes the float16
 #   checkpoints under checkpoints/ and rewrites the report with this machine's view.
 # - TORCHSTN_COMMIT names the commit of the tree sent (the copy there has no .git or a stale one),
 #   for the runs' provenance: `TORCHSTN_COMMIT=$(git rev-parse HEAD)` written into the command line.
@@ -31,22 +32,25 @@ if compgen -G ".whl/*.whl" > /dev/null; then
     .whl/safetensors*.whl .whl/tqdm*.whl 2>/dev/null \
     && export PYTHONPATH="$PYTHONPATH:/tmp/gpu_reproduce_site"
 fi
+experiment="${EXPERIMENT:-table1}"
+cells="${CELLS:-$([ "$experiment" = table1 ] && echo rts)}"  # empty: every cell of the experiment
 log="$out_dir/reproduce_log.txt"
 {
   echo "# gpu_reproduce: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit ${TORCHSTN_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo ?)}"
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1 || true
-  echo "cells ${CELLS:-rts}, seeds ${SEEDS:-3}, jobs ${JOBS:-8}, limit ${LIMIT_S:-480} s"
+  echo "experiment $experiment, cells ${cells:-all}, seeds ${SEEDS:-3}, jobs ${JOBS:-8}, limit ${LIMIT_S:-480} s"
 } | tee "$log"
 # shellcheck disable=SC2086  # EXTRA is a list of options
-timeout -s INT -k 60 "${LIMIT_S:-480}" "$py" -m torchstn.cli.main reproduce table1 \
-  --cells "${CELLS:-rts}" --seeds "${SEEDS:-3}" --jobs "${JOBS:-8}" --threads 1 --no-figures \
+timeout -s INT -k 60 "${LIMIT_S:-480}" "$py" -m torchstn.cli.main reproduce "$experiment" \
+  ${cells:+--cells "$cells"} --seeds "${SEEDS:-3}" --jobs "${JOBS:-8}" --threads 1 --no-figures \
   ${EXTRA:-} 2>&1 | tee -a "$log"
 rc=${PIPESTATUS[0]}
 echo "driver exit $rc (124 or 130: stopped at the time limit, resumable)" | tee -a "$log"
-for dir in runs/table1/*/; do
-  tar czf "$out_dir/runs-$(basename "$dir").tar.gz" --exclude='tb' --exclude='*.tfevents*' \
+for dir in runs/"$experiment"/*/*/; do
+  cell="$(basename "$(dirname "$dir")")-$(basename "$dir")"
+  tar czf "$out_dir/runs-$cell.tar.gz" --exclude='tb' --exclude='*.tfevents*' \
     "$dir" 2>&1 | tee -a "$log"
 done
-cp results/table1.json results/table1.md "$out_dir/" 2>&1 | tee -a "$log"
+cp results/"$experiment".json results/"$experiment".md "$out_dir/" 2>&1 | tee -a "$log"
 ls -la "$out_dir" | tee -a "$log"
 [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || [ "$rc" -eq 130 ]

@@ -52,7 +52,7 @@ def test_gpu_tune_correctness_rows_on_tiny_shapes(monkeypatch):
 
 def test_gpu_reproduce_script_trains_reports_and_archives(tmp_path):
     """scripts/gpu_reproduce.sh on the tests' fake data, in a scratch copy of the repo layout:
-    the driver trains with --jobs; one archive per data set holds its run folders, and the
+    the driver trains with --jobs; one archive per cell holds its run folders, and the
     report comes back beside them (the checkpoints are written here, by --report-only)."""
     import tarfile
 
@@ -67,8 +67,8 @@ def test_gpu_reproduce_script_trains_reports_and_archives(tmp_path):
     result = subprocess.run(["bash", str(root / "scripts" / script.name)], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert sorted(p.name for p in out.glob("runs-*.tar.gz")) == ["runs-r.tar.gz"]
-    with tarfile.open(out / "runs-r.tar.gz") as tar:
+    assert sorted(p.name for p in out.glob("runs-*.tar.gz")) == ["runs-r-fcn.tar.gz"]
+    with tarfile.open(out / "runs-r-fcn.tar.gz") as tar:
         names = set(tar.getnames())
     assert {"runs/table1/r/fcn/seed0/model.safetensors",
             "runs/table1/r/fcn/seed1/config.json"} <= names
