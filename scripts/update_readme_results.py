@@ -41,26 +41,26 @@ def intro() -> str:
     )
 
 
-def gpu_text() -> str:
-    """The clause naming the cells with seeds trained on a GPU (from ``results/table1.json``)."""
+def gpu_text(path: Path = ROOT / "results" / "table1.json") -> str:
+    """The clause naming the cells of the report ``path`` (``results/<experiment>.json``) with
+    seeds trained, in whole or in part, on a GPU (each run's ``gpus``: the GPUs its training
+    sessions ran on); empty when there are none."""
     import json
 
     from torchstn.reproduce.report import cell_title
 
-    path = ROOT / "results" / "table1.json"
     rows = json.loads(path.read_text()) if path.exists() else []
-    cells, machines = [], set()
+    cells, gpus = [], set()
     for row in rows:
-        gpu = [r for r in row.get("runs", [])
-               if any("(cuda" in m for m in r.get("machines") or [])]
-        if gpu:
-            cells.append(f"{cell_title(row)} (seed{'s' if len(gpu) > 1 else ''} "
-                         f"{', '.join(str(r['seed']) for r in gpu)})")
-            machines |= {m.split(" (cuda")[0] for r in gpu for m in r["machines"] if "(cuda" in m}
+        runs = [r for r in row.get("runs", []) if r.get("gpus")]
+        if runs:
+            cells.append(f"{cell_title(row)} (seed{'s' if len(runs) > 1 else ''} "
+                         f"{', '.join(str(r['seed']) for r in runs)})")
+            gpus |= {g for r in runs for g in r["gpus"]}
     if not cells:
         return ""
-    return (f", except these seeds, trained on a lent {' / '.join(sorted(machines))} (several "
-            f"runs sharing it): {', '.join(cells)}")
+    return (f", except these seeds, trained in whole or in part on a lent "
+            f"{' / '.join(sorted(gpus))} (several runs sharing it): {', '.join(cells)}")
 
 
 def block(path: Path, first: str, last: str | None) -> list[str]:

@@ -36,3 +36,27 @@ def test_results_section_matches_the_reports():
     res = subprocess.run([sys.executable, str(script), "--check"], capture_output=True,
                          text=True, check=False)
     assert res.returncode == 0, res.stderr
+
+
+def test_gpu_clause_names_the_cells_with_gpu_seeds(tmp_path):
+    import importlib.util
+    import json
+
+    script = README.parent / "scripts" / "update_readme_results.py"
+    spec = importlib.util.spec_from_file_location("update_readme_results", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    report = tmp_path / "table1.json"
+    cpu = {"gpus": []}
+    report.write_text(json.dumps([
+        {"dataset": "r", "model": "cnn", "runs": [{"seed": 0, **cpu}, {"seed": 1, **cpu}]},
+        {"dataset": "p", "model": "st-cnn-aff",
+         "runs": [{"seed": 0, **cpu}, {"seed": 1, "gpus": ["GPU A"]},
+                  {"seed": 2, "gpus": ["GPU A", "GPU B"]}]},
+        {"dataset": "tc", "model": "fcn", "runs": [{"seed": 0}]},  # a record from before gpus
+    ]))
+    text = module.gpu_text(report)
+    assert text.endswith("GPU A / GPU B (several runs sharing it): P ST-CNN Aff (seeds 1, 2)")
+    report.write_text(json.dumps([{"dataset": "r", "model": "cnn", "runs": [{"seed": 0, **cpu}]}]))
+    assert module.gpu_text(report) == ""
+    assert module.gpu_text(tmp_path / "absent.json") == ""

@@ -185,6 +185,11 @@ def finished(tmp_path):
 def test_report_from_finished_runs(finished, tmp_path, monkeypatch):
     args = ["reproduce", "table1", "--report-only", "--fake-data", "--threads", "1",
             "--no-figures", *dirs(tmp_path)]
+    prov = finished["r1"] / "provenance.json"  # seed 1 was resumed on a GPU
+    record = json.loads(prov.read_text())
+    record["sessions"].append({"commit": COMMIT, "dirty": False, "machine": "Test GPU",
+                               "threads": 1, "device": "cuda"})
+    prov.write_text(json.dumps(record))
     assert main(args) == 0
     rows = json.loads((tmp_path / "results" / "table1.json").read_text())
     assert isinstance(rows, list) and len(rows) == N_CELLS
@@ -200,6 +205,7 @@ def test_report_from_finished_runs(finished, tmp_path, monkeypatch):
     assert r["command"].startswith("torchstn train --dataset r --model cnn --seed 0")
     assert r["reproduce_command"] == "torchstn reproduce table1 --cells r:cnn --seeds 2"
     assert r["parameters"] == sum(p.numel() for p in load_model(finished["r0"]).parameters())
+    assert [run["gpus"] for run in r["runs"]] == [[], ["Test GPU"]]
     assert r["paper_error"] == PAPER_ERRORS[("r", "cnn")]
     ck = Path(r["checkpoint"])
     ck = ck if ck.is_absolute() else evaluation.repo_root() / ck

@@ -235,6 +235,8 @@ def run_result(path: Path, cell: Cell, seed: int, ctx: Context) -> dict[str, Any
         "threads": first.get("threads"),
         # every machine it trained on (a run started on a GPU may be resumed on a CPU)
         "machines": sorted({machine_label(s) for s in sessions if s.get("machine")}),
+        "gpus": sorted({s["machine"] for s in sessions
+                        if s.get("device") == "cuda" and s.get("machine")}),
         "sessions": len(prov.get("sessions") or []),
         "source": SOURCE_RUN,
     }
