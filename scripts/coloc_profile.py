@@ -49,9 +49,12 @@ def main() -> None:
                     help=f"draws of random crops averaged (default {DRAWS}; the driver's restart "
                          f"choice uses {EVAL_DRAWS})")
     ap.add_argument("--encoders", default=",".join(COLUMNS))
+    ap.add_argument("--contrast", action="store_true",
+                    help="logits minus an empty view's (softmax_embedding(contrast=True))")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    embeds = {c: softmax_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"))
+    embeds = {c: softmax_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"),
+                                   contrast=args.contrast)
               for c in args.encoders.split(",")}
     print("| digit | encoder | " + " | ".join(f"+{k} px" for k in SHIFTS) + " |")
     print("|---|---|" + "---|" * len(SHIFTS))

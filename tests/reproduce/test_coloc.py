@@ -136,6 +136,24 @@ def test_softmax_embedding_pads_to_the_encoder_and_is_frozen():
     assert v.grad is not None and all(q.grad is None for q in enc.parameters())
 
 
+def test_contrast_embedding_sends_an_empty_view_to_the_uniform_distribution():
+    torch.manual_seed(0)
+    enc = build_model("cnn", (1, 42, 42), 10)
+    with torch.no_grad():  # an encoder with a class it prefers for an empty view
+        enc.classifier[-1].bias.copy_(torch.arange(10.0))
+    plain, contrast = coloc.softmax_embedding(enc), coloc.softmax_embedding(enc, contrast=True)
+    empty = torch.zeros(3, 1, 28, 28)
+    assert plain(empty)[0].argmax() == 9
+    assert torch.allclose(contrast(empty), torch.full((3, 10), 0.1), atol=1e-6)
+    v = torch.rand(4, 1, 28, 28, requires_grad=True)
+    padded = torch.nn.functional.pad(v.detach(), (7, 7, 7, 7))
+    expected = (enc(padded) - enc(torch.nn.functional.pad(empty[:1], (7, 7, 7, 7)))).softmax(1)
+    got = contrast(v)
+    assert torch.allclose(got, expected, atol=1e-6)
+    got.sum().backward()
+    assert v.grad is not None and all(q.grad is None for q in enc.parameters())
+
+
 def test_localise_trains_the_translation_only():
     x = torch.rand(6, 1, 84, 84)
     embed = coloc.softmax_embedding(build_model("cnn", (1, 28, 28), 10))

@@ -114,6 +114,9 @@ def register(subparsers) -> None:
     c.add_argument("--outside", action="store_true",
                    help="let the view leave the canvas (plain attention; the recipe before "
                         "2026-11-27)")
+    c.add_argument("--contrast", action="store_true",
+                   help="embed views by the softmax of the encoder's logits minus those of an "
+                        "empty view (an empty view then embeds as the uniform distribution)")
     c.add_argument("--split", choices=("train", "test"), default="train",
                    help="the MNIST split the class's images come from (default train; test: a "
                         "check on digits the recipe was not chosen on)")
@@ -207,13 +210,15 @@ def run_coloc(args: argparse.Namespace) -> int:
     settings = {"no": (False,), "yes": (True,), "both": (False, True)}[args.clutter]
     cfg = ColocConfig(steps=args.steps, anneal=args.anneal, lr=args.lr, seed=args.seed,
                       restarts=args.restarts, clutter_restarts=args.clutter_restarts,
-                      inside=not args.outside,
+                      inside=not args.outside, contrast=args.contrast,
                       refine=parse_refine(args.refine))
     # the command that redoes one class: the recipe spelled out, the class left to fill in
     command = (f"torchstn reproduce coloc --digits DIGIT --clutter {{no,yes}} --steps {cfg.steps} "
                f"--anneal {cfg.anneal} --lr {cfg.lr} --seed {cfg.seed} --restarts {cfg.restarts} "
                f"--clutter-restarts {cfg.for_setting(True).restarts} "
-               f"{'--outside ' if args.outside else ''}--images {args.images} --split {args.split} "
+               f"{'--outside ' if args.outside else ''}"
+               f"{'--contrast ' if args.contrast else ''}"
+               f"--images {args.images} --split {args.split} "
                f"--encoder {args.encoder} --refine {format_refine(cfg.refine)}")
     reproduce_coloc(parse_digits(args.digits), settings, cfg, encoder=args.encoder,
                     runs_dir=args.runs_dir, results_dir=args.results_dir, root=args.data_root,

@@ -102,6 +102,8 @@ class ColocConfig:
     restarts: int = 8
     clutter_restarts: int | None = None  # on cluttered canvases, if other than ``restarts``
     inside: bool = True  # views stay inside the canvas (:class:`InsideAttention`)
+    # embeddings contrasted with an empty view's (:func:`softmax_embedding`)
+    contrast: bool = False
     # (encoder checkpoint, steps) stages after the curriculum, scale held at 28/84
     refine: tuple[tuple[str, int], ...] = REFINE
 
@@ -225,18 +227,30 @@ def scale_at(step: int, cfg: ColocConfig, canvas: int = COLOC_CANVAS) -> float:
     return 1.0 + progress * (DIGIT / canvas - 1.0)
 
 
-def softmax_embedding(encoder: nn.Module) -> Embed:
+def softmax_embedding(encoder: nn.Module, contrast: bool = False) -> Embed:
     """``e``: 28x28 views ``(N, 1, 28, 28)`` -> the encoder's class probabilities ``(N, 10)``; an
-    encoder for larger inputs sees each view centred on a black canvas of its size."""
+    encoder for larger inputs sees each view centred on a black canvas of its size.
+
+    ``contrast``: the softmax of the logits *minus those of an empty (black) view*, so that an
+    empty view embeds as the uniform distribution, equally far from every class. A plain MNIST
+    CNN calls an empty view a "1" (the E CNN: probability 0.71), and the random crops, mostly
+    empty, then sit beside the true views of a 1 (``results/coloc_exploration.md`` §9).
+    """
     encoder = encoder.eval().requires_grad_(False)
     side = getattr(encoder, "in_shape", (1, DIGIT, DIGIT))[-1]
     before = (side - DIGIT) // 2
     pad = (before, side - DIGIT - before) * 2
 
+    def logits(v: Tensor) -> Tensor:
+        return encoder(F.pad(v, pad) if side != DIGIT else v)
+
+    if not contrast:
+        return lambda v: logits(v).softmax(1)
+    with torch.no_grad():
+        empty = logits(torch.zeros(1, 1, DIGIT, DIGIT))  # (1, 10)
+
     def embed(v: Tensor) -> Tensor:
-        if side != DIGIT:
-            v = F.pad(v, pad)
-        return encoder(v).softmax(1)
+        return (logits(v) - empty.to(v.dtype)).softmax(1)
 
     return embed
 
@@ -435,8 +449,8 @@ def reproduce_coloc(digits=DIGITS, settings=(False, True), cfg: ColocConfig | No
                 raise FileNotFoundError(
                     f"{what}: {path} not found; expected a trained MNIST CNN checkpoint (the "
                     f"Table 1 CNNs: torchstn reproduce table1 --cells rts:cnn,p:cnn,e:cnn)")
-        embed = softmax_embedding(load_model(encoder))
-        refine = [softmax_embedding(load_model(p)) for p, _ in cfg.refine]
+        embed = softmax_embedding(load_model(encoder), cfg.contrast)
+        refine = [softmax_embedding(load_model(p), cfg.contrast) for p, _ in cfg.refine]
         for d, c in todo:
             row = run_class(d, c, embed, cfg.for_setting(c), images=images, split=split,
                             root=root, log=log, refine=refine, previous=extend.get((d, c)))
@@ -463,8 +477,9 @@ def _matches(row: dict[str, Any], cfg: ColocConfig, images: int, split: str) -> 
     it with fewer restarts (extendable); ``"other"``: by another recipe."""
     wanted = _wanted(cfg, images, split)
     got = {k: row.get(k, "train" if k == "split" else None) for k in wanted}
-    # files from before ``clutter_restarts`` existed: their ``restarts`` is the setting's count
-    got["config"] = {"clutter_restarts": None, **(got["config"] or {})}
+    # files from before ``clutter_restarts`` and ``contrast`` existed: their ``restarts`` is the
+    # setting's count, their embedding the plain softmax
+    got["config"] = {"clutter_restarts": None, "contrast": False, **(got["config"] or {})}
     if got == wanted:
         return "same"
     restarts = got["config"].get("restarts")
@@ -486,6 +501,9 @@ def _departures(config: dict[str, Any]) -> str:
              "the scale follows a fixed curriculum (1 → 28/84) instead of being learned"]
     if config.get("inside"):
         parts.append("the view stays inside the canvas (`inside`)")
+    if config.get("contrast"):
+        parts.append("the embedding is the softmax of the logits minus an empty view's "
+                     "(`contrast`)")
     if config.get("refine"):
         stages = ", ".join(f"`{p}` for {n} steps" for p, n in config["refine"])
         parts.append("after the curriculum the view is refined with other CNNs as the embedding "
