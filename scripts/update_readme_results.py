@@ -63,6 +63,16 @@ def gpu_text(path: Path = ROOT / "results" / "table1.json") -> str:
             f"{' / '.join(sorted(gpus))} (several runs sharing it): {', '.join(cells)}")
 
 
+def epochs_text(path: Path) -> str:
+    """The epochs the reported models of ``path`` (``results/<experiment>.json``) trained: "640",
+    or "150 / 640" where they differ."""
+    import json
+
+    rows = json.loads(path.read_text()) if path.exists() else []
+    return " / ".join(str(e) for e in sorted({r["epochs"] for r in rows
+                                              if r.get("error") is not None}))
+
+
 def block(path: Path, first: str, last: str | None) -> list[str]:
     """The lines of ``path`` from the one starting with ``first`` up to the one starting with
     ``last`` (inclusive), or to the end of that table when ``last`` is None."""
@@ -114,7 +124,9 @@ def section() -> str:
     parts += experiment(
         "addition", "addition-2xst-fcn.png",
         "MNIST addition (two RTS digits, label = their sum; `results/addition.md`, with the "
-        "picture of what each of the two transformers attends to):")
+        "picture of what each of the two transformers attends to). Trained with the Table 1 "
+        f"recipe for {epochs_text(ROOT / 'results' / 'addition.json')} epochs, on the "
+        f"development CPUs{gpu_text(ROOT / 'results' / 'addition.json')}:")
     parts += experiment(
         "3d", "3d-st3d-cnn.png",
         "3D MNIST (an extruded digit turned in 3D in a 60^3 volume; the paper reports pictures "
