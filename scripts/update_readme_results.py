@@ -70,7 +70,8 @@ def epochs_text(path: Path) -> str:
 
     rows = json.loads(path.read_text()) if path.exists() else []
     return " / ".join(str(e) for e in sorted({r["epochs"] for r in rows
-                                              if r.get("error") is not None}))
+                                              if r.get("error") is not None
+                                              and r.get("epochs") is not None}))
 
 
 def block(path: Path, first: str, last: str | None) -> list[str]:

@@ -250,7 +250,7 @@ def softmax_embedding(encoder: nn.Module, contrast: bool = False) -> Embed:
         empty = logits(torch.zeros(1, 1, DIGIT, DIGIT))  # (1, 10)
 
     def embed(v: Tensor) -> Tensor:
-        return (logits(v) - empty.to(v.dtype)).softmax(1)
+        return (logits(v) - empty.to(v)).softmax(1)  # v's device and dtype
 
     return embed
 
