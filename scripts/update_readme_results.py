@@ -41,17 +41,21 @@ def intro() -> str:
     )
 
 
+def report_rows(path: Path) -> list[dict]:
+    """The cells of the report ``path`` (``results/<experiment>.json``); none when it is absent."""
+    import json
+
+    return json.loads(path.read_text()) if path.exists() else []
+
+
 def gpu_text(path: Path = ROOT / "results" / "table1.json") -> str:
     """The clause naming the cells of the report ``path`` (``results/<experiment>.json``) with
     seeds trained, in whole or in part, on a GPU (each run's ``gpus``: the GPUs its training
     sessions ran on); empty when there are none."""
-    import json
-
     from torchstn.reproduce.report import cell_title
 
-    rows = json.loads(path.read_text()) if path.exists() else []
     cells, gpus = [], set()
-    for row in rows:
+    for row in report_rows(path):
         runs = [r for r in row.get("runs", []) if r.get("gpus")]
         if runs:
             cells.append(f"{cell_title(row)} (seed{'s' if len(runs) > 1 else ''} "
@@ -66,10 +70,7 @@ def gpu_text(path: Path = ROOT / "results" / "table1.json") -> str:
 def epochs_text(path: Path) -> str:
     """The epochs the reported models of ``path`` (``results/<experiment>.json``) trained: "640",
     or "150 / 640" where they differ."""
-    import json
-
-    rows = json.loads(path.read_text()) if path.exists() else []
-    return " / ".join(str(e) for e in sorted({r["epochs"] for r in rows
+    return " / ".join(str(e) for e in sorted({r["epochs"] for r in report_rows(path)
                                               if r.get("error") is not None
                                               and r.get("epochs") is not None}))
 
@@ -122,12 +123,13 @@ def experiment(name: str, picture: str, intro: str, first: str = "| Model |") ->
 def section() -> str:
     table1 = block(ROOT / "results" / "table1.md", "| Model |", "**Cells that beat")
     parts = [START, intro(), "", *table1, *figures()]
+    addition = ROOT / "results" / "addition.json"
     parts += experiment(
         "addition", "addition-2xst-fcn.png",
         "MNIST addition (two RTS digits, label = their sum; `results/addition.md`, with the "
         "picture of what each of the two transformers attends to). Trained with the Table 1 "
-        f"recipe for {epochs_text(ROOT / 'results' / 'addition.json')} epochs, on the "
-        f"development CPUs{gpu_text(ROOT / 'results' / 'addition.json')}:")
+        f"recipe for {epochs_text(addition)} epochs, on the development CPUs"
+        f"{gpu_text(addition)}:")
     parts += experiment(
         "3d", "3d-st3d-cnn.png",
         "3D MNIST (an extruded digit turned in 3D in a 60^3 volume; the paper reports pictures "
