@@ -21,7 +21,6 @@ parallel ST-FCNs now use the latter (`torchstn.models.registry.localization_pool
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import torchstn.train.loop as loop
 from torchstn.data.sets import VALIDATION_SIZE, validation_set
 from torchstn.evaluate import evaluate
 from torchstn.models import registry
-from torchstn.models.classifiers import count_parameters, fcn_classifier
+from torchstn.models.classifiers import count_parameters
 from torchstn.models.st_models import DigitClassifier
 from torchstn.reproduce.recipes import RECIPES
 from torchstn.train.config import TrainConfig
@@ -40,22 +39,13 @@ MNIST_TRAIN = 60_000
 
 
 def build(name: str, in_shape, num_classes: int, loc_pool: int) -> DigitClassifier:
-    """``name`` (an ST-FCN or ``2xst-fcn-*`` model) with parameter-matched classifier widths."""
-    spec = registry.model_spec(name, tuple(in_shape), num_classes)
+    """``name`` (an ST-FCN or ``2xst-fcn-*`` model) with its localisation nets' input pooled
+    ``loc_pool`` times and the classifier's width fitted to the data set's parameter budget
+    (:func:`torchstn.models.registry.model_spec`)."""
+    spec = registry.model_spec(name, tuple(in_shape), num_classes, loc_pool)
+    model = registry.build_from_spec(spec)
     target = count_parameters(registry.build_model("cnn", in_shape, num_classes))
-    st = registry._transformer(name, tuple(in_shape), spec.pool, loc_pool)
-    loc = count_parameters(st)
-    pooled = registry._pooled(tuple(in_shape), spec.pool, registry.transformer_copies(name))
-
-    def count(w: int) -> int:
-        return loc + count_parameters(fcn_classifier(pooled, num_classes, (w, w)))
-
-    width = registry.fit_width(count, target)
-    model = DigitClassifier(fcn_classifier(pooled, num_classes, (width, width)), in_shape, st,
-                            spec.pool)
-    model.spec = dataclasses.replace(spec, widths=(width, width),
-                                     loc_pool=None if loc_pool == spec.pool else loc_pool)
-    print(f"{name} loc-pool {loc_pool}: localisation {loc}, classifier widths {width}/{width}, "
+    print(f"{name} loc-pool {loc_pool}: classifier widths {'/'.join(map(str, spec.widths))}, "
           f"total {count_parameters(model)} (CNN {target})", flush=True)
     return model
 

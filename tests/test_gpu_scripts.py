@@ -50,22 +50,27 @@ def test_gpu_tune_correctness_rows_on_tiny_shapes(monkeypatch):
     sys.modules.pop("torchstn.kernels.triton_sampler", None)  # not left in interpreter mode
 
 
-def test_gpu_reproduce_script_trains_reports_and_archives(tmp_path):
-    """scripts/gpu_reproduce.sh on the tests' fake data, in a scratch copy of the repo layout:
-    the driver trains with --jobs; one archive per cell holds its run folders, and the
-    report comes back beside them (the checkpoints are written here, by --report-only)."""
-    import tarfile
-
+def run_gpu_reproduce(tmp_path, out, **env) -> subprocess.CompletedProcess:
+    """scripts/gpu_reproduce.sh from a scratch copy of the repo layout in ``tmp_path``, on the
+    tests' fake data, its results in ``out``; ``env``: the script's settings."""
     root = tmp_path / "repo"
     (root / "scripts").mkdir(parents=True)
     script = BENCH.parent / "scripts" / "gpu_reproduce.sh"
     (root / "scripts" / script.name).write_text(script.read_text())
     (root / "src").symlink_to(SRC)
+    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "EXTRA": "--fake-data", **env}
+    return subprocess.run(["bash", str(root / "scripts" / script.name)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_gpu_reproduce_script_trains_reports_and_archives(tmp_path):
+    """scripts/gpu_reproduce.sh (:func:`run_gpu_reproduce`), Table 1, run to the end:
+    the driver trains with --jobs; one archive per cell holds its run folders, and the
+    report comes back beside them (the checkpoints are written here, by --report-only)."""
+    import tarfile
+
     out = tmp_path / "out"
-    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "CELLS": "r:fcn",
-           "SEEDS": "2", "JOBS": "2", "LIMIT_S": "240", "EXTRA": "--fake-data"}
-    result = subprocess.run(["bash", str(root / "scripts" / script.name)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = run_gpu_reproduce(tmp_path, out, CELLS="r:fcn", SEEDS="2", JOBS="2", LIMIT_S="240")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert sorted(p.name for p in out.glob("runs-*.tar.gz")) == ["runs-r-fcn.tar.gz"]
     with tarfile.open(out / "runs-r-fcn.tar.gz") as tar:
@@ -74,3 +79,24 @@ def test_gpu_reproduce_script_trains_reports_and_archives(tmp_path):
             "runs/table1/r/fcn/seed1/config.json"} <= names
     assert (out / "table1.md").exists() and (out / "table1.json").exists()
     assert "driver exit 0" in (out / "reproduce_log.txt").read_text()
+
+
+def test_gpu_reproduce_script_stops_at_the_limit_and_archives_resumable_runs(tmp_path):
+    """EXPERIMENT=addition, stopped by LIMIT_S long before its 640 epochs: the script still
+    exits 0 and returns the cell's archive under runs/addition, with the run's resumable
+    checkpoint (how the lent GPU's runs come back and go on here)."""
+    import tarfile
+
+    out = tmp_path / "out"
+    result = run_gpu_reproduce(tmp_path, out, EXPERIMENT="addition", CELLS="addition:fcn",
+                               SEEDS="1", JOBS="1", LIMIT_S="20")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    log = (out / "reproduce_log.txt").read_text()
+    assert "experiment addition" in log
+    assert "driver exit 124" in log or "driver exit 130" in log, log[-2000:]
+    assert sorted(p.name for p in out.glob("runs-*.tar.gz")) == ["runs-addition-fcn.tar.gz"]
+    with tarfile.open(out / "runs-addition-fcn.tar.gz") as tar:
+        names = set(tar.getnames())
+    run = "runs/addition/addition/fcn/seed0"
+    assert {f"{run}/config.json", f"{run}/state.pt"} <= names
+    assert f"{run}/model.safetensors" not in names  # not finished: resumed later

@@ -12,7 +12,7 @@ from torchstn.models import (
     parameter_table,
     parse_name,
 )
-from torchstn.models.registry import default_pool, fit_width
+from torchstn.models.registry import default_pool, fit_width, model_spec
 
 SHAPES = {"r": ((1, 28, 28), 10), "rts": ((1, 42, 42), 10), "tc": ((1, 60, 60), 10),
           "addition": ((2, 42, 42), 19)}
@@ -137,3 +137,15 @@ def test_parallel_st_fcn_localisation_nets_see_the_input_pooled_per_copy():
     assert rebuilt.transformer.branches[0].localization[0].k == 2
     with pytest.raises(ValueError, match="loc_pool"):
         ModelSpec.from_dict({**spec.to_dict(), "loc_pool": 0})
+
+
+def test_model_spec_refits_the_classifier_to_another_localisation_pool():
+    default = model_spec("2xst-fcn-aff", (2, 42, 42), 19)
+    assert model_spec("2xst-fcn-aff", (2, 42, 42), 19, 4) == default
+    finer = model_spec("2xst-fcn-aff", (2, 42, 42), 19, 2)
+    # the nets that see more of the input take more of the budget: a narrower classifier
+    assert finer.loc_pool is None and finer.widths[0] < default.widths[0]
+    target = count_parameters(build_model("cnn", (2, 42, 42), 19))
+    assert abs(count_parameters(build_from_spec(finer)) - target) <= TOLERANCE * target
+    with pytest.raises(ValueError, match="loc_pool"):
+        model_spec("2xst-fcn-aff", (2, 42, 42), 19, 0)

@@ -234,8 +234,11 @@ def fit_width(count: Callable[[int], int], target: int) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int) -> ModelSpec:
-    """The parameter-matched spec of model ``name`` for inputs ``in_shape`` and ``num_classes``."""
+def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
+               loc_pool: int | None = None) -> ModelSpec:
+    """The parameter-matched spec of model ``name`` for inputs ``in_shape`` and ``num_classes``;
+    ``loc_pool``: the ST-FCN localisation nets' input pool, if not :func:`localization_pool`'s
+    (an exploration knob: ``scripts/loc_pool_explore.py``)."""
     kind, _ = parse_name(name)
     in_shape = check_size(tuple(in_shape), 3, "in_shape")
     (num_classes,) = check_size(num_classes, 1, "num_classes")
@@ -250,7 +253,10 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int) -> M
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
     # built only to be counted: on a forked RNG, so that the spec cache being cold or warm
     # cannot change the random draws of the model built next (its initialisation)
-    loc_pool = localization_pool(name, pool)
+    if loc_pool is None:
+        loc_pool = localization_pool(name, pool)
+    elif not isinstance(loc_pool, int) or loc_pool < 1:
+        raise ValueError(f"loc_pool: expected a positive integer or None, got {loc_pool!r}")
     with torch.random.fork_rng(devices=[]):
         transformer = _transformer(name, in_shape, pool, loc_pool)
     loc = 0 if transformer is None else count_parameters(transformer)
