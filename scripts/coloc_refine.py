@@ -2,12 +2,13 @@
 
     python scripts/coloc_refine.py --clutter no --digits 7,5 --stages p:500,e:300,r:300 --lr 3e-3
 
-One restart (seed 0) of the driver's curriculum with the RTS CNN (``torchstn.reproduce.coloc``,
-refinement off), then each stage trains the same transformer on with another Table 1 CNN's
-softmax as the embedding (``COLUMN:STEPS``: ``checkpoints/<column>/cnn-seed0.safetensors``), the
-scale held at 28/84, a fresh Adam. Printed after every stage: the share of images localised
-(IoU > 0.5), the mean IoU and a 5-bin IoU histogram. It looks at the boxes: an exploration tool,
-not the protocol (``results/coloc_exploration.md`` §6).
+One restart (``--seed``, default 0) of the driver's curriculum with the RTS CNN (``--encoder``:
+another column's CNN; ``torchstn.reproduce.coloc``, refinement off), then each stage trains the
+same transformer on with another Table 1 CNN's softmax as the embedding (``COLUMN:STEPS``:
+``checkpoints/<column>/cnn-seed0.safetensors``), the scale held at 28/84, a fresh Adam. Printed
+after every stage: the share of images localised (IoU > 0.5), the mean IoU and a 5-bin IoU
+histogram. It looks at the boxes: an exploration tool, not the protocol
+(``results/coloc_exploration.md`` §6, §10).
 """
 
 from __future__ import annotations
@@ -36,12 +37,17 @@ def main() -> None:
     ap.add_argument("--digits", default="7")
     ap.add_argument("--stages", default="p:500,e:300,r:300")
     ap.add_argument("--lr", type=float, default=ColocConfig.lr)
+    ap.add_argument("--encoder", default="rts", help="the curriculum's column (default rts)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--contrast", action="store_true",
+                    help="logits minus an empty view's (softmax_embedding(contrast=True))")
     args = ap.parse_args()
     torch.set_num_threads(1)
     stages = [(c, int(n)) for c, n in (s.split(":") for s in args.stages.split(","))]
-    embeds = {c: softmax_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"))
-              for c in {"rts", *(c for c, _ in stages)}}
-    cfg = ColocConfig(lr=args.lr, restarts=1, refine=())
+    embeds = {c: softmax_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"),
+                                   args.contrast)
+              for c in {args.encoder, *(c for c, _ in stages)}}
+    cfg = ColocConfig(lr=args.lr, restarts=1, refine=(), seed=args.seed)
     final = scale_at(cfg.steps, cfg)  # the refinement holds the scale where the curriculum ends
 
     def rate(st, x, boxes) -> str:
@@ -52,8 +58,8 @@ def main() -> None:
     for d in (int(v) for v in args.digits.split(",")):
         x, boxes = coloc_set(d, 100, clutter=args.clutter == "yes")
         start = time.time()
-        st, _ = localise(x, embeds["rts"], cfg)
-        out = [f"rts {rate(st, x, boxes)}"]
+        st, _ = localise(x, embeds[args.encoder], cfg)
+        out = [f"{args.encoder} {rate(st, x, boxes)}"]
         for column, steps in stages:
             st.train()
             train_stage(st, x, embeds[column], steps, lambda _: final, cfg,

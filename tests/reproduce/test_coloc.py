@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -328,3 +329,40 @@ def test_clutter_restarts_pick_the_count_of_each_setting():
     assert coloc.ColocConfig(restarts=2, clutter_restarts=None).for_setting(True).restarts == 2
     with pytest.raises(ValueError, match="clutter_restarts"):
         coloc.ColocConfig(clutter_restarts=0)
+
+
+def test_clutter_encoder_is_the_cluttered_settings_own(tmp_path, capsys):
+    cfg = coloc.ColocConfig(encoder="a.safetensors", clutter_encoder="b.safetensors")
+    assert cfg.for_setting(False).encoder == "a.safetensors"
+    assert cfg.for_setting(True).encoder == "b.safetensors"
+    assert cfg.for_setting(True).clutter_encoder is None
+    assert coloc.ColocConfig(encoder="a").for_setting(True).encoder == "a"
+
+    root = write_fake_mnist(tmp_path / "data")
+    plain, cluttered = tmp_path / "plain.safetensors", tmp_path / "clutter.safetensors"
+    save_model(build_model("cnn", (1, 42, 42), 10), plain)
+    save_model(build_model("cnn", (1, 60, 60), 10), cluttered)
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    args = ["reproduce", "coloc", "--digits", "2", "--clutter", "both", "--steps", "2",
+            "--restarts", "1", "--refine", "none", "--images", "4", "--encoder", str(plain),
+            "--clutter-encoder", str(cluttered), "--runs-dir", str(runs), "--results-dir",
+            str(results), "--data-dir", str(root), "--threads", "1", "--no-figures"]
+    assert main(args) == 0
+    rows = json.loads((results / "colocalisation.json").read_text())
+    assert [(r["clutter"], r["encoder"], r["config"]["encoder"]) for r in rows] == [
+        (False, str(plain), str(plain)), (True, str(cluttered), str(cluttered))]
+    assert f"--clutter-encoder {cluttered}" in rows[1]["command"]
+    md = (results / "colocalisation.md").read_text()
+    assert f"Encoder: `{plain}` without clutter, `{cluttered}` with clutter." in md
+    assert "without clutter and" in md  # the departures clause names both
+    # another encoder for the cluttered sets is another recipe
+    assert args[16] == "--clutter-encoder"
+    assert main([*args[:17], str(plain), *args[18:]]) != 0
+    assert "other settings" in capsys.readouterr().err
+    # a row from before the encoder was a config field matches by its row's encoder
+    row = json.loads((runs / "plain" / "digit2.json").read_text())
+    del row["config"]["encoder"], row["config"]["clutter_encoder"]
+    wanted = coloc.ColocConfig(steps=2, restarts=1, refine=(), encoder=str(plain))
+    assert coloc._matches(row, wanted.for_setting(False), 4, "train") == "same"
+    assert coloc._matches(row, dataclasses.replace(wanted, encoder="x").for_setting(False), 4,
+                          "train") == "other"

@@ -124,6 +124,8 @@ def register(subparsers) -> None:
                    help=f"images per class (default {COLOC_IMAGES}, the paper's)")
     c.add_argument("--encoder", default=COLOC_ENCODER,
                    help=f"the MNIST CNN whose softmax is the embedding (default {COLOC_ENCODER})")
+    c.add_argument("--clutter-encoder",
+                   help="the encoder on cluttered canvases, if other than --encoder")
     c.add_argument("--refine", default=format_refine(COLOC_REFINE),
                    help="stages after the curriculum, scale held: ENCODER:STEPS[,...], each "
                         "CNN's softmax the embedding for its steps, or 'none' "
@@ -211,7 +213,8 @@ def run_coloc(args: argparse.Namespace) -> int:
     cfg = ColocConfig(steps=args.steps, anneal=args.anneal, lr=args.lr, seed=args.seed,
                       restarts=args.restarts, clutter_restarts=args.clutter_restarts,
                       inside=not args.outside, contrast=args.contrast,
-                      refine=parse_refine(args.refine))
+                      refine=parse_refine(args.refine), encoder=args.encoder,
+                      clutter_encoder=args.clutter_encoder)
     # the command that redoes one class: the recipe spelled out, the class left to fill in
     command = (f"torchstn reproduce coloc --digits DIGIT --clutter {{no,yes}} --steps {cfg.steps} "
                f"--anneal {cfg.anneal} --lr {cfg.lr} --seed {cfg.seed} --restarts {cfg.restarts} "
@@ -219,9 +222,10 @@ def run_coloc(args: argparse.Namespace) -> int:
                f"{'--outside ' if args.outside else ''}"
                f"{'--contrast ' if args.contrast else ''}"
                f"--images {args.images} --split {args.split} "
-               f"--encoder {args.encoder} --refine {format_refine(cfg.refine)}")
-    reproduce_coloc(parse_digits(args.digits), settings, cfg, encoder=args.encoder,
-                    runs_dir=args.runs_dir, results_dir=args.results_dir, root=args.data_root,
+               f"--encoder {cfg.encoder} --clutter-encoder {cfg.for_setting(True).encoder} "
+               f"--refine {format_refine(cfg.refine)}")
+    reproduce_coloc(parse_digits(args.digits), settings, cfg, runs_dir=args.runs_dir,
+                    results_dir=args.results_dir, root=args.data_root,
                     report_only=args.report_only, figure=not args.no_figures, command=command,
                     images=args.images, split=args.split)
     return 0

@@ -101,6 +101,8 @@ class ColocConfig:
     # §7-8: with 3, classes of either setting stayed at poor minima that more seeds escape)
     restarts: int = 8
     clutter_restarts: int | None = None  # on cluttered canvases, if other than ``restarts``
+    encoder: str = ENCODER  # the curriculum's CNN (its softmax is the embedding)
+    clutter_encoder: str | None = None  # on cluttered canvases, if other than ``encoder``
     inside: bool = True  # views stay inside the canvas (:class:`InsideAttention`)
     # embeddings contrasted with an empty view's (:func:`softmax_embedding`)
     contrast: bool = False
@@ -109,6 +111,9 @@ class ColocConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "refine", tuple((str(p), n) for p, n in self.refine))
+        object.__setattr__(self, "encoder", str(self.encoder))
+        if self.clutter_encoder is not None:
+            object.__setattr__(self, "clutter_encoder", str(self.clutter_encoder))
         if any(not isinstance(n, int) or n < 1 for _, n in self.refine):
             raise ValueError(f"refine: expected (encoder, positive steps) stages, got "
                              f"{self.refine!r}")
@@ -127,11 +132,14 @@ class ColocConfig:
                              f"{self.margin!r}")
 
     def for_setting(self, clutter: bool) -> ColocConfig:
-        """The recipe of one setting: ``restarts`` is the count for it, ``clutter_restarts``
-        None (what a class's result file records)."""
+        """The recipe of one setting: ``restarts`` and ``encoder`` are its own, the
+        ``clutter_*`` fields None (what a class's result file records)."""
         n = self.clutter_restarts if clutter and self.clutter_restarts is not None else \
             self.restarts
-        return dataclasses.replace(self, restarts=n, clutter_restarts=None)
+        encoder = self.clutter_encoder if clutter and self.clutter_encoder is not None else \
+            self.encoder
+        return dataclasses.replace(self, restarts=n, clutter_restarts=None, encoder=encoder,
+                                   clutter_encoder=None)
 
 
 def localization_net(canvas: int = COLOC_CANVAS) -> nn.Sequential:
@@ -413,7 +421,7 @@ def load_rows(runs_dir: str | os.PathLike, digits=DIGITS, settings=(False, True)
 
 
 def reproduce_coloc(digits=DIGITS, settings=(False, True), cfg: ColocConfig | None = None, *,
-                    encoder: str | os.PathLike = ENCODER, runs_dir: str | os.PathLike = RUNS_DIR,
+                    runs_dir: str | os.PathLike = RUNS_DIR,
                     results_dir: str | os.PathLike = "results", root: str | None = None,
                     report_only: bool = False, figure: bool = True, command: str = "",
                     images: int = N_IMAGES, split: str = "train", log: TextIO | None = None
@@ -444,17 +452,21 @@ def reproduce_coloc(digits=DIGITS, settings=(False, True), cfg: ColocConfig | No
             "another --runs-dir, or remove those files")
     todo = [(d, c) for c in settings for d in digits if (d, c) not in done or (d, c) in extend]
     if todo and not report_only:
-        for path, what in [(encoder, "encoder"), *((p, "refine") for p, _ in cfg.refine)]:
+        encoders = {c: cfg.for_setting(c).encoder for _, c in todo}
+        for path, what in [*((p, "encoder") for p in sorted(set(encoders.values()))),
+                           *((p, "refine") for p, _ in cfg.refine)]:
             if not Path(path).exists():
                 raise FileNotFoundError(
                     f"{what}: {path} not found; expected a trained MNIST CNN checkpoint (the "
                     f"Table 1 CNNs: torchstn reproduce table1 --cells rts:cnn,p:cnn,e:cnn)")
-        embed = softmax_embedding(load_model(encoder), cfg.contrast)
+        embeds = {p: softmax_embedding(load_model(p), cfg.contrast)
+                  for p in sorted(set(encoders.values()))}
         refine = [softmax_embedding(load_model(p), cfg.contrast) for p, _ in cfg.refine]
         for d, c in todo:
-            row = run_class(d, c, embed, cfg.for_setting(c), images=images, split=split,
-                            root=root, log=log, refine=refine, previous=extend.get((d, c)))
-            row.update(encoder=str(encoder), command=command)
+            row = run_class(d, c, embeds[encoders[c]], cfg.for_setting(c), images=images,
+                            split=split, root=root, log=log, refine=refine,
+                            previous=extend.get((d, c)))
+            row.update(encoder=encoders[c], command=command)
             atomic_write_text(result_path(runs_dir, d, c), json.dumps(row, indent=2) + "\n")
             print(f"digit {d}{' with clutter' if c else ''}: {row['localised']:.0%} localised "
                   f"(mean IoU {row['mean_iou']:.2f}, {row['wall_time_s']:.0f} s)", file=log,
@@ -477,9 +489,11 @@ def _matches(row: dict[str, Any], cfg: ColocConfig, images: int, split: str) -> 
     it with fewer restarts (extendable); ``"other"``: by another recipe."""
     wanted = _wanted(cfg, images, split)
     got = {k: row.get(k, "train" if k == "split" else None) for k in wanted}
-    # files from before ``clutter_restarts`` and ``contrast`` existed: their ``restarts`` is the
-    # setting's count, their embedding the plain softmax
-    got["config"] = {"clutter_restarts": None, "contrast": False, **(got["config"] or {})}
+    # files from before ``clutter_restarts``, ``contrast`` and ``encoder`` were config fields:
+    # their ``restarts`` is the setting's count, their embedding the plain softmax, their
+    # encoder the row's
+    got["config"] = {"clutter_restarts": None, "contrast": False, "clutter_encoder": None,
+                     "encoder": row.get("encoder", ENCODER), **(got["config"] or {})}
     if got == wanted:
         return "same"
     restarts = got["config"].get("restarts")
@@ -494,10 +508,30 @@ def _rate(rows: list[dict[str, Any]], digit: int, clutter: bool) -> str:
     return "not run" if row is None else f"{100 * row['localised']:.0f}"
 
 
-def _departures(config: dict[str, Any]) -> str:
-    """The report's clause naming how a recipe (a result row's ``config``) departs from the
-    paper's description."""
-    parts = ["the encoder is the RTS column's CNN",
+def _encoders(rows: list[dict[str, Any]]) -> dict[bool, str]:
+    """The encoder of each setting the rows hold (the first row's of that setting)."""
+    return {c: next(r.get("encoder", ENCODER) for r in rows if r["clutter"] == c)
+            for c in (False, True) if any(r["clutter"] == c for r in rows)}
+
+
+def _encoder_words(path: str) -> str:
+    """``checkpoints/rts/cnn-seed0.safetensors`` -> "the RTS column's CNN"; else the path."""
+    parts = Path(path).parts
+    if len(parts) == 3 and parts[0] == "checkpoints" and parts[2].startswith("cnn-seed"):
+        return f"the {parts[1].upper()} column's CNN"
+    return f"`{path}`"
+
+
+def _departures(config: dict[str, Any], encoders: dict[bool, str] | None = None) -> str:
+    """The report's clause naming how a recipe (a result row's ``config``, each setting's
+    encoder) departs from the paper's description."""
+    encoders = encoders or {False: ENCODER}
+    if len(set(encoders.values())) == 1:
+        used = _encoder_words(next(iter(encoders.values())))
+    else:
+        used = (f"{_encoder_words(encoders[False])} without clutter and "
+                f"{_encoder_words(encoders[True])} with it")
+    parts = [f"the encoder is {used}",
              "the scale follows a fixed curriculum (1 → 28/84) instead of being learned"]
     if config.get("inside"):
         parts.append("the view stays inside the canvas (`inside`)")
@@ -526,7 +560,8 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
         f"transformer's box has IoU > {IOU_THRESHOLD} with the digit's true 28x28 box. *Paper*: "
         "Jaderberg et al. (2015), appendix A.2 (100% without clutter, 75–93% per class with "
         "it; no per-class numbers are given). Choices that differ from the paper's description, "
-        "see `torchstn.reproduce.coloc`: " + _departures(rows[0]["config"] if rows else {})
+        "see `torchstn.reproduce.coloc`: "
+        + _departures(rows[0]["config"] if rows else {}, _encoders(rows) if rows else None)
         + ". Each class is "
         "trained from `restarts` seeds and the run of lowest training loss is kept (no box is "
         "used to choose). Disclosure: the protocol has no held-out images, and the encoder, "
@@ -550,12 +585,18 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
     if rows:
         r0 = rows[0]
         cfg = ", ".join(f"{k} {_restarts_text(rows) if k == 'restarts' else v}"
-                        for k, v in r0["config"].items() if k != "clutter_restarts")
+                        for k, v in r0["config"].items()
+                        if k not in ("clutter_restarts", "encoder", "clutter_encoder"))
+        encoders = _encoders(rows)
+        if len(set(encoders.values())) == 1:
+            encoder = f"`{next(iter(encoders.values()))}`"
+        else:
+            encoder = (f"`{encoders[False]}` without clutter, `{encoders[True]}` with "
+                       "clutter")
         lines += [
             "## Runs", "",
             f"Recipe: Adam on all {r0['images']} images per step, {cfg} (scale held at 1 → 28/84 "
-            "over the first `anneal` share of the steps). Encoder: "
-            f"`{r0.get('encoder', ENCODER)}`.", "",
+            f"over the first `anneal` share of the steps). Encoder: {encoder}.", "",
             "| Class | Localised (%) | Mean IoU | Loss of each restart (kept in bold) | "
             "Wall time (s) | Machine | Commit |",
             "|---|---|---|---|---|---|---|",
