@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..reproduce.coloc import EMBEDDINGS, ColocConfig
 from ..reproduce.coloc import ENCODER as COLOC_ENCODER
 from ..reproduce.coloc import N_IMAGES as COLOC_IMAGES
 from ..reproduce.coloc import REFINE as COLOC_REFINE
 from ..reproduce.coloc import RUNS_DIR as COLOC_RUNS_DIR
-from ..reproduce.coloc import ColocConfig
 from ..reproduce.figures import FIGURE_MODEL, FIGURE_ROWS
 from ..reproduce.recipes import DEFAULT_SEEDS
 from ..reproduce.table1 import CHECKPOINTS_DIR, RESULTS_DIR, RUNS_DIR
@@ -117,6 +117,9 @@ def register(subparsers) -> None:
     c.add_argument("--contrast", action="store_true",
                    help="embed views by the softmax of the encoder's logits minus those of an "
                         "empty view (an empty view then embeds as the uniform distribution)")
+    c.add_argument("--embedding", choices=EMBEDDINGS, default=ColocConfig.embedding,
+                   help="e: the encoders' class probabilities (softmax) or their last hidden "
+                        "activations, L2-normalised (features) (default %(default)s)")
     c.add_argument("--split", choices=("train", "test"), default="train",
                    help="the MNIST split the class's images come from (default train; test: a "
                         "check on digits the recipe was not chosen on)")
@@ -213,6 +216,7 @@ def run_coloc(args: argparse.Namespace) -> int:
     cfg = ColocConfig(steps=args.steps, anneal=args.anneal, lr=args.lr, seed=args.seed,
                       restarts=args.restarts, clutter_restarts=args.clutter_restarts,
                       inside=not args.outside, contrast=args.contrast,
+                      embedding=args.embedding,
                       refine=parse_refine(args.refine), encoder=args.encoder,
                       clutter_encoder=args.clutter_encoder)
     # the command that redoes one class: the recipe spelled out, the class left to fill in
@@ -221,6 +225,7 @@ def run_coloc(args: argparse.Namespace) -> int:
                f"--clutter-restarts {cfg.for_setting(True).restarts} "
                f"{'--outside ' if args.outside else ''}"
                f"{'--contrast ' if args.contrast else ''}"
+               f"--embedding {cfg.embedding} "
                f"--images {args.images} --split {args.split} "
                f"--encoder {cfg.encoder} --clutter-encoder {cfg.for_setting(True).encoder} "
                f"--refine {format_refine(cfg.refine)}")

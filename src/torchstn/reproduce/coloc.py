@@ -85,6 +85,7 @@ SPLIT_WORDS = {"train": "training", "test": "test"}
 EVAL_DRAWS = 20  # random-crop draws that average a trained transformer's loss
 EVAL_SEED = 12345  # those draws' seed: one fixed draw for every restart and class
 Embed = Callable[[Tensor], Tensor]  # views (N, 1, 28, 28) -> embeddings (N, D)
+EMBEDDINGS = ("softmax", "features")  # ColocConfig.embedding: make_embedding
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,9 @@ class ColocConfig:
     inside: bool = True  # views stay inside the canvas (:class:`InsideAttention`)
     # embeddings contrasted with an empty view's (:func:`softmax_embedding`)
     contrast: bool = False
+    # e: the encoder's class probabilities ("softmax") or its last hidden activations,
+    # L2-normalised ("features": :func:`feature_embedding`)
+    embedding: str = "softmax"
     # (encoder checkpoint, steps) stages after the curriculum, scale held at 28/84
     refine: tuple[tuple[str, int], ...] = REFINE
 
@@ -125,6 +129,11 @@ class ColocConfig:
                 not isinstance(self.clutter_restarts, int) or self.clutter_restarts < 1):
             raise ValueError(f"clutter_restarts: expected a positive integer or None, got "
                              f"{self.clutter_restarts!r}")
+        if self.embedding not in EMBEDDINGS:
+            raise ValueError(f"embedding: expected one of {EMBEDDINGS}, got {self.embedding!r}")
+        if self.contrast and self.embedding != "softmax":
+            raise ValueError("contrast: defined for the softmax embedding only, got embedding "
+                             f"{self.embedding!r}")
         if not 0 < self.anneal <= 1:
             raise ValueError(f"anneal: expected a share in (0, 1], got {self.anneal!r}")
         if not self.lr > 0 or not self.margin > 0:
@@ -244,14 +253,7 @@ def softmax_embedding(encoder: nn.Module, contrast: bool = False) -> Embed:
     CNN calls an empty view a "1" (the E CNN: probability 0.71), and the random crops, mostly
     empty, then sit beside the true views of a 1 (``results/coloc_exploration.md`` §9).
     """
-    encoder = encoder.eval().requires_grad_(False)
-    side = getattr(encoder, "in_shape", (1, DIGIT, DIGIT))[-1]
-    before = (side - DIGIT) // 2
-    pad = (before, side - DIGIT - before) * 2
-
-    def logits(v: Tensor) -> Tensor:
-        return encoder(F.pad(v, pad) if side != DIGIT else v)
-
+    logits = _on_canvas(encoder)
     if not contrast:
         return lambda v: logits(v).softmax(1)
     with torch.no_grad():
@@ -261,6 +263,51 @@ def softmax_embedding(encoder: nn.Module, contrast: bool = False) -> Embed:
         return (logits(v) - empty.to(v)).softmax(1)  # v's device and dtype
 
     return embed
+
+
+def feature_embedding(encoder: nn.Module) -> Embed:
+    """``e``: 28x28 views ``(N, 1, 28, 28)`` -> the encoder's activations at the input of its
+    last linear layer (the class scores), L2-normalised: ``(N, F)``, squared distances in
+    [0, 2] for the nonnegative activations of a ReLU net. A view on a larger encoder's input
+    is centred on a black canvas, as in :func:`softmax_embedding`.
+
+    The paper's ``e`` is "the activations" of the MNIST CNN. Unlike its softmax, which a
+    translation-tolerant CNN keeps constant while a view slides a few pixels off the digit, the
+    last hidden activations still change there: the loss rises steadily with the offset, and
+    the TC column's CNN reads cluttered views of a 1 as alike (``results/coloc_exploration.md``
+    §10)."""
+    last = [m for m in encoder.modules() if isinstance(m, nn.Linear)]
+    if not last:
+        raise ValueError(f"encoder: expected a network whose class scores come from a linear "
+                         f"layer, got {type(encoder).__name__} without one")
+    seen: list[Tensor] = []
+    last[-1].register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0]))
+    run = _on_canvas(encoder)
+
+    def embed(v: Tensor) -> Tensor:
+        seen.clear()
+        run(v)
+        return F.normalize(seen[-1].flatten(1), dim=1)
+
+    return embed
+
+
+def _on_canvas(encoder: nn.Module) -> Callable[[Tensor], Tensor]:
+    """The frozen ``encoder`` on 28x28 views, each centred on a black canvas of the encoder's
+    input size (``encoder.in_shape``; 28x28 when it has none)."""
+    encoder = encoder.eval().requires_grad_(False)
+    side = getattr(encoder, "in_shape", (1, DIGIT, DIGIT))[-1]
+    before = (side - DIGIT) // 2
+    pad = (before, side - DIGIT - before) * 2
+    return lambda v: encoder(F.pad(v, pad) if side != DIGIT else v)
+
+
+def make_embedding(encoder: nn.Module, cfg: ColocConfig) -> Embed:
+    """The recipe's ``e`` for ``encoder``: :func:`softmax_embedding` (with ``cfg.contrast``) or
+    :func:`feature_embedding`."""
+    if cfg.embedding == "features":
+        return feature_embedding(encoder)
+    return softmax_embedding(encoder, cfg.contrast)
 
 
 def hold_scale(st: SpatialTransformer, scale: float) -> None:
@@ -459,9 +506,8 @@ def reproduce_coloc(digits=DIGITS, settings=(False, True), cfg: ColocConfig | No
                 raise FileNotFoundError(
                     f"{what}: {path} not found; expected a trained MNIST CNN checkpoint (the "
                     f"Table 1 CNNs: torchstn reproduce table1 --cells rts:cnn,p:cnn,e:cnn)")
-        embeds = {p: softmax_embedding(load_model(p), cfg.contrast)
-                  for p in sorted(set(encoders.values()))}
-        refine = [softmax_embedding(load_model(p), cfg.contrast) for p, _ in cfg.refine]
+        embeds = {p: make_embedding(load_model(p), cfg) for p in sorted(set(encoders.values()))}
+        refine = [make_embedding(load_model(p), cfg) for p, _ in cfg.refine]
         for d, c in todo:
             row = run_class(d, c, embeds[encoders[c]], cfg.for_setting(c), images=images,
                             split=split, root=root, log=log, refine=refine,
@@ -493,6 +539,7 @@ def _matches(row: dict[str, Any], cfg: ColocConfig, images: int, split: str) -> 
     # their ``restarts`` is the setting's count, their embedding the plain softmax, their
     # encoder the row's
     got["config"] = {"clutter_restarts": None, "contrast": False, "clutter_encoder": None,
+                     "embedding": "softmax",
                      "encoder": row.get("encoder", ENCODER), **(got["config"] or {})}
     if got == wanted:
         return "same"
@@ -535,6 +582,9 @@ def _departures(config: dict[str, Any], encoders: dict[bool, str] | None = None)
              "the scale follows a fixed curriculum (1 → 28/84) instead of being learned"]
     if config.get("inside"):
         parts.append("the view stays inside the canvas (`inside`)")
+    if config.get("embedding", "softmax") == "features":
+        parts.append("the embedding is the encoder's last hidden activations, L2-normalised "
+                     "(`features`)")
     if config.get("contrast"):
         parts.append("the embedding is the softmax of the logits minus an empty view's "
                      "(`contrast`)")
