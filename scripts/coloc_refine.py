@@ -21,12 +21,13 @@ import torch
 from torchstn import load_model
 from torchstn.data import coloc_set
 from torchstn.reproduce.coloc import (
+    EMBEDDINGS,
     ColocConfig,
     box_iou,
     localise,
+    make_embedding,
     predict_boxes,
     scale_at,
-    softmax_embedding,
     train_stage,
 )
 
@@ -41,13 +42,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--contrast", action="store_true",
                     help="logits minus an empty view's (softmax_embedding(contrast=True))")
+    ap.add_argument("--embedding", choices=EMBEDDINGS, default="softmax")
     args = ap.parse_args()
     torch.set_num_threads(1)
     stages = [(c, int(n)) for c, n in (s.split(":") for s in args.stages.split(","))]
-    embeds = {c: softmax_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"),
-                                   args.contrast)
+    cfg = ColocConfig(lr=args.lr, restarts=1, refine=(), seed=args.seed, contrast=args.contrast,
+                      embedding=args.embedding)
+    embeds = {c: make_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"), cfg)
               for c in {args.encoder, *(c for c, _ in stages)}}
-    cfg = ColocConfig(lr=args.lr, restarts=1, refine=(), seed=args.seed)
     final = scale_at(cfg.steps, cfg)  # the refinement holds the scale where the curriculum ends
 
     def rate(st, x, boxes) -> str:

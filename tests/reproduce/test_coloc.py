@@ -155,6 +155,38 @@ def test_contrast_embedding_sends_an_empty_view_to_the_uniform_distribution():
     assert v.grad is not None and all(q.grad is None for q in enc.parameters())
 
 
+def test_feature_embedding_is_the_last_hidden_layer_normalised_and_frozen():
+    torch.manual_seed(0)
+    enc = build_model("cnn", (1, 42, 42), 10)
+    embed = coloc.feature_embedding(enc)
+    v = torch.rand(4, 1, 28, 28, requires_grad=True)
+    z = embed(v)
+    width = enc.classifier[-1].in_features
+    assert z.shape == (4, width) and torch.allclose(z.norm(dim=1), torch.ones(4))
+    # by hand: the classifier without its last layer, on the view padded to 42x42
+    padded = torch.nn.functional.pad(v.detach(), (7, 7, 7, 7))
+    hidden = enc.classifier[:-1](enc.pool(enc.normalize(padded))).flatten(1)
+    assert torch.allclose(z, hidden / hidden.norm(dim=1, keepdim=True), atol=1e-6)
+    assert embed(v[:2]).shape == (2, width)  # the hook keeps no earlier batch
+    z.sum().backward()
+    assert v.grad is not None and all(q.grad is None for q in enc.parameters())
+    with pytest.raises(ValueError, match="linear"):
+        coloc.feature_embedding(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)))
+
+
+def test_config_embedding_choices():
+    assert coloc.ColocConfig(embedding="features").embedding == "features"
+    with pytest.raises(ValueError, match="embedding"):
+        coloc.ColocConfig(embedding="logits")
+    with pytest.raises(ValueError, match="contrast"):
+        coloc.ColocConfig(embedding="features", contrast=True)
+    enc = build_model("cnn", (1, 28, 28), 10)
+    v = torch.rand(2, 1, 28, 28)
+    assert coloc.make_embedding(enc, coloc.ColocConfig())(v).shape == (2, 10)
+    assert coloc.make_embedding(enc, coloc.ColocConfig(embedding="features"))(v).shape == (
+        2, enc.classifier[-1].in_features)
+
+
 def test_localise_trains_the_translation_only():
     x = torch.rand(6, 1, 84, 84)
     embed = coloc.softmax_embedding(build_model("cnn", (1, 28, 28), 10))
@@ -346,15 +378,19 @@ def test_clutter_encoder_is_the_cluttered_settings_own(tmp_path, capsys):
     args = ["reproduce", "coloc", "--digits", "2", "--clutter", "both", "--steps", "2",
             "--restarts", "1", "--refine", "none", "--images", "4", "--encoder", str(plain),
             "--clutter-encoder", str(cluttered), "--runs-dir", str(runs), "--results-dir",
-            str(results), "--data-dir", str(root), "--threads", "1", "--no-figures"]
+            str(results), "--data-dir", str(root), "--threads", "1", "--no-figures",
+            "--embedding", "features"]
     assert main(args) == 0
     rows = json.loads((results / "colocalisation.json").read_text())
+    assert all(r["config"]["embedding"] == "features" for r in rows)
+    assert "--embedding features" in rows[0]["command"]
     assert [(r["clutter"], r["encoder"], r["config"]["encoder"]) for r in rows] == [
         (False, str(plain), str(plain)), (True, str(cluttered), str(cluttered))]
     assert f"--clutter-encoder {cluttered}" in rows[1]["command"]
     md = (results / "colocalisation.md").read_text()
     assert f"Encoder: `{plain}` without clutter, `{cluttered}` with clutter." in md
     assert "without clutter and" in md  # the departures clause names both
+    assert "last hidden activations" in md
     # another encoder for the cluttered sets is another recipe
     assert args[16] == "--clutter-encoder"
     assert main([*args[:17], str(plain), *args[18:]]) != 0
@@ -362,7 +398,8 @@ def test_clutter_encoder_is_the_cluttered_settings_own(tmp_path, capsys):
     # a row from before the encoder was a config field matches by its row's encoder
     row = json.loads((runs / "plain" / "digit2.json").read_text())
     del row["config"]["encoder"], row["config"]["clutter_encoder"]
-    wanted = coloc.ColocConfig(steps=2, restarts=1, refine=(), encoder=str(plain))
+    wanted = coloc.ColocConfig(steps=2, restarts=1, refine=(), encoder=str(plain),
+                               embedding="features")
     assert coloc._matches(row, wanted.for_setting(False), 4, "train") == "same"
     assert coloc._matches(row, dataclasses.replace(wanted, encoder="x").for_setting(False), 4,
                           "train") == "other"
