@@ -20,10 +20,12 @@ import torch
 from torchstn import load_model
 from torchstn.data import coloc_set
 from torchstn.reproduce.coloc import (
+    EMBEDDINGS,
     EVAL_DRAWS,
     EVAL_SEED,
+    ColocConfig,
+    make_embedding,
     random_crops,
-    softmax_embedding,
     triplet_loss,
 )
 
@@ -51,10 +53,12 @@ def main() -> None:
     ap.add_argument("--encoders", default=",".join(COLUMNS))
     ap.add_argument("--contrast", action="store_true",
                     help="logits minus an empty view's (softmax_embedding(contrast=True))")
+    ap.add_argument("--embedding", choices=EMBEDDINGS, default="softmax",
+                    help="the encoders' softmax (default) or last hidden activations (features)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    embeds = {c: softmax_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"),
-                                   contrast=args.contrast)
+    cfg = ColocConfig(embedding=args.embedding, contrast=args.contrast)
+    embeds = {c: make_embedding(load_model(f"checkpoints/{c}/cnn-seed0.safetensors"), cfg)
               for c in args.encoders.split(",")}
     print("| digit | encoder | " + " | ".join(f"+{k} px" for k in SHIFTS) + " |")
     print("|---|---|" + "---|" * len(SHIFTS))

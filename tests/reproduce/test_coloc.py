@@ -175,15 +175,15 @@ def test_feature_embedding_is_the_last_hidden_layer_normalised_and_frozen():
 
 
 def test_config_embedding_choices():
-    assert coloc.ColocConfig(embedding="features").embedding == "features"
+    assert coloc.ColocConfig().embedding == "features"  # the recipe's: §10 of the exploration
     with pytest.raises(ValueError, match="embedding"):
         coloc.ColocConfig(embedding="logits")
     with pytest.raises(ValueError, match="contrast"):
         coloc.ColocConfig(embedding="features", contrast=True)
     enc = build_model("cnn", (1, 28, 28), 10)
     v = torch.rand(2, 1, 28, 28)
-    assert coloc.make_embedding(enc, coloc.ColocConfig())(v).shape == (2, 10)
-    assert coloc.make_embedding(enc, coloc.ColocConfig(embedding="features"))(v).shape == (
+    assert coloc.make_embedding(enc, coloc.ColocConfig(embedding="softmax"))(v).shape == (2, 10)
+    assert coloc.make_embedding(enc, coloc.ColocConfig())(v).shape == (
         2, enc.classifier[-1].in_features)
 
 

@@ -126,7 +126,8 @@ def register(subparsers) -> None:
     c.add_argument("--images", type=int, default=COLOC_IMAGES,
                    help=f"images per class (default {COLOC_IMAGES}, the paper's)")
     c.add_argument("--encoder", default=COLOC_ENCODER,
-                   help=f"the MNIST CNN whose softmax is the embedding (default {COLOC_ENCODER})")
+                   help=f"the MNIST CNN whose activations (or softmax: --embedding) are the "
+                        f"embedding (default {COLOC_ENCODER})")
     c.add_argument("--clutter-encoder",
                    help="the encoder on cluttered canvases, if other than --encoder")
     c.add_argument("--refine", default=format_refine(COLOC_REFINE),
