@@ -403,3 +403,15 @@ def test_clutter_encoder_is_the_cluttered_settings_own(tmp_path, capsys):
     assert coloc._matches(row, wanted.for_setting(False), 4, "train") == "same"
     assert coloc._matches(row, dataclasses.replace(wanted, encoder="x").for_setting(False), 4,
                           "train") == "other"
+
+
+def test_the_command_line_defaults_are_the_recipe(tmp_path, monkeypatch):
+    """``torchstn reproduce coloc`` without options runs :class:`ColocConfig`'s defaults (its
+    --encoder and --refine defaults once still named the previous recipe's)."""
+    root = write_fake_mnist(tmp_path / "data")
+    seen = {}
+    monkeypatch.setattr(coloc, "reproduce_coloc",
+                        lambda digits, settings, cfg, **kw: seen.update(cfg=cfg, **kw))
+    assert main(["reproduce", "coloc", "--data-dir", str(root)]) == 0
+    assert seen["cfg"] == coloc.ColocConfig()
+    assert seen["cfg"].refine == () and "--refine none" in seen["command"]

@@ -6,9 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..reproduce.coloc import EMBEDDINGS, ColocConfig
-from ..reproduce.coloc import ENCODER as COLOC_ENCODER
 from ..reproduce.coloc import N_IMAGES as COLOC_IMAGES
-from ..reproduce.coloc import REFINE as COLOC_REFINE
 from ..reproduce.coloc import RUNS_DIR as COLOC_RUNS_DIR
 from ..reproduce.figures import FIGURE_MODEL, FIGURE_ROWS
 from ..reproduce.recipes import DEFAULT_SEEDS
@@ -125,14 +123,14 @@ def register(subparsers) -> None:
                         "check on digits the recipe was not chosen on)")
     c.add_argument("--images", type=int, default=COLOC_IMAGES,
                    help=f"images per class (default {COLOC_IMAGES}, the paper's)")
-    c.add_argument("--encoder", default=COLOC_ENCODER,
+    c.add_argument("--encoder", default=ColocConfig.encoder,
                    help=f"the MNIST CNN whose activations (or softmax: --embedding) are the "
-                        f"embedding (default {COLOC_ENCODER})")
+                        f"embedding (default {ColocConfig.encoder})")
     c.add_argument("--clutter-encoder",
                    help="the encoder on cluttered canvases, if other than --encoder")
-    c.add_argument("--refine", default=format_refine(COLOC_REFINE),
+    c.add_argument("--refine", default=format_refine(ColocConfig.refine),
                    help="stages after the curriculum, scale held: ENCODER:STEPS[,...], each "
-                        "CNN's softmax the embedding for its steps, or 'none' "
+                        "CNN the encoder of the embedding for its steps, or 'none' "
                         "(default %(default)s)")
     c.add_argument("--report-only", action="store_true",
                    help="localise nothing: (re)write the report from the result files")
