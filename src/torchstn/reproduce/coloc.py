@@ -510,13 +510,14 @@ def reproduce_coloc(digits=DIGITS, settings=(False, True), cfg: ColocConfig | No
     todo = [(d, c) for c in settings for d in digits if (d, c) not in done or (d, c) in extend]
     if todo and not report_only:
         encoders = {c: cfg.for_setting(c).encoder for _, c in todo}
-        for path, what in [*((p, "encoder") for p in sorted(set(encoders.values()))),
+        paths = sorted(set(encoders.values()))
+        for path, what in [*((p, "encoder") for p in paths),
                            *((p, "refine") for p, _ in cfg.refine)]:
             if not Path(path).exists():
                 raise FileNotFoundError(
                     f"{what}: {path} not found; expected a trained MNIST CNN checkpoint (the "
                     f"Table 1 CNNs: torchstn reproduce table1 --cells rts:cnn,p:cnn,e:cnn)")
-        embeds = {p: make_embedding(load_model(p), cfg) for p in sorted(set(encoders.values()))}
+        embeds = {p: make_embedding(load_model(p), cfg) for p in paths}
         refine = [make_embedding(load_model(p), cfg) for p, _ in cfg.refine]
         for d, c in todo:
             row = run_class(d, c, embeds[encoders[c]], cfg.for_setting(c), images=images,
@@ -571,6 +572,14 @@ def _encoders(rows: list[dict[str, Any]]) -> dict[bool, str]:
             for c in (False, True) if any(r["clutter"] == c for r in rows)}
 
 
+def _per_setting(encoders: dict[bool, str], show: Callable[[str], str], both: str) -> str:
+    """``show`` of the one encoder the settings share, else ``both`` filled with ``show`` of the
+    encoder without clutter ({0}) and with it ({1})."""
+    if len(set(encoders.values())) == 1:
+        return show(next(iter(encoders.values())))
+    return both.format(show(encoders[False]), show(encoders[True]))
+
+
 def _encoder_words(path: str) -> str:
     """``checkpoints/rts/cnn-seed0.safetensors`` -> "the RTS column's CNN"; else the path."""
     parts = Path(path).parts
@@ -582,12 +591,8 @@ def _encoder_words(path: str) -> str:
 def _departures(config: dict[str, Any], encoders: dict[bool, str] | None = None) -> str:
     """The report's clause naming how a recipe (a result row's ``config``, each setting's
     encoder) departs from the paper's description."""
-    encoders = encoders or {False: ENCODER}
-    if len(set(encoders.values())) == 1:
-        used = _encoder_words(next(iter(encoders.values())))
-    else:
-        used = (f"{_encoder_words(encoders[False])} without clutter and "
-                f"{_encoder_words(encoders[True])} with it")
+    used = _per_setting(encoders or {False: ENCODER}, _encoder_words,
+                        "{0} without clutter and {1} with it")
     parts = [f"the encoder is {used}",
              "the scale follows a fixed curriculum (1 → 28/84) instead of being learned"]
     if config.get("inside"):
@@ -650,12 +655,8 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
         cfg = ", ".join(f"{k} {_restarts_text(rows) if k == 'restarts' else v}"
                         for k, v in r0["config"].items()
                         if k not in ("clutter_restarts", "encoder", "clutter_encoder"))
-        encoders = _encoders(rows)
-        if len(set(encoders.values())) == 1:
-            encoder = f"`{next(iter(encoders.values()))}`"
-        else:
-            encoder = (f"`{encoders[False]}` without clutter, `{encoders[True]}` with "
-                       "clutter")
+        encoder = _per_setting(_encoders(rows), lambda p: f"`{p}`",
+                               "{0} without clutter, {1} with clutter")
         lines += [
             "## Runs", "",
             f"Recipe: Adam on all {r0['images']} images per step, {cfg} (scale held at 1 → 28/84 "
