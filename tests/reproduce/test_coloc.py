@@ -174,17 +174,46 @@ def test_feature_embedding_is_the_last_hidden_layer_normalised_and_frozen():
         coloc.feature_embedding(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)))
 
 
+def test_map_embedding_is_the_last_conv_maps_normalised_and_frozen():
+    torch.manual_seed(0)
+    enc = build_model("cnn", (1, 42, 42), 10)
+    embed = coloc.map_embedding(enc)
+    v = torch.rand(4, 1, 28, 28, requires_grad=True)
+    z = embed(v)
+    # by hand: the classifier up to the ReLU after its last convolution, before the pooling
+    convs = [k for k, m in enumerate(enc.classifier) if isinstance(m, torch.nn.Conv2d)]
+    padded = torch.nn.functional.pad(v.detach(), (7, 7, 7, 7))
+    maps = enc.classifier[:convs[-1] + 2](enc.pool(enc.normalize(padded))).flatten(1)
+    assert isinstance(enc.classifier[convs[-1] + 1], torch.nn.ReLU)
+    assert z.shape == maps.shape and maps.shape[1] > enc.classifier[-1].in_features
+    assert torch.allclose(z, maps / maps.norm(dim=1, keepdim=True), atol=1e-6)
+    z.sum().backward()
+    assert v.grad is not None and all(q.grad is None for q in enc.parameters())
+    with pytest.raises(ValueError, match="ReLU after its last Conv2d"):
+        coloc.map_embedding(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)))
+    with pytest.raises(ValueError, match="ReLU after its last Conv2d"):
+        coloc.map_embedding(torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Conv2d(1, 2, 3)))
+
+
 def test_config_embedding_choices():
-    assert coloc.ColocConfig().embedding == "features"  # the recipe's: §10 of the exploration
-    with pytest.raises(ValueError, match="embedding"):
-        coloc.ColocConfig(embedding="logits")
+    # the recipe's (results/coloc_exploration.md §10-11): maps without clutter, features with it
+    cfg = coloc.ColocConfig()
+    assert (cfg.for_setting(False).embedding, cfg.for_setting(True).embedding) == (
+        "maps", "features")
+    assert cfg.for_setting(True).clutter_embedding is None
+    assert coloc.ColocConfig(clutter_embedding=None).for_setting(True).embedding == "maps"
+    for bad in ({"embedding": "logits"}, {"clutter_embedding": "logits"}):
+        with pytest.raises(ValueError, match="embedding"):
+            coloc.ColocConfig(**bad)
     with pytest.raises(ValueError, match="contrast"):
-        coloc.ColocConfig(embedding="features", contrast=True)
+        coloc.ColocConfig(embedding="softmax", contrast=True)  # the cluttered features
+    coloc.ColocConfig(embedding="softmax", clutter_embedding=None, contrast=True)
     enc = build_model("cnn", (1, 28, 28), 10)
     v = torch.rand(2, 1, 28, 28)
     assert coloc.make_embedding(enc, coloc.ColocConfig(embedding="softmax"))(v).shape == (2, 10)
-    assert coloc.make_embedding(enc, coloc.ColocConfig())(v).shape == (
+    assert coloc.make_embedding(enc, coloc.ColocConfig(embedding="features"))(v).shape == (
         2, enc.classifier[-1].in_features)
+    assert coloc.make_embedding(enc, cfg)(v).shape == coloc.map_embedding(enc)(v).shape
 
 
 def test_localise_trains_the_translation_only():
@@ -379,18 +408,21 @@ def test_clutter_encoder_is_the_cluttered_settings_own(tmp_path, capsys):
             "--restarts", "1", "--refine", "none", "--images", "4", "--encoder", str(plain),
             "--clutter-encoder", str(cluttered), "--runs-dir", str(runs), "--results-dir",
             str(results), "--data-dir", str(root), "--threads", "1", "--no-figures",
-            "--embedding", "features"]
+            "--embedding", "maps", "--clutter-embedding", "features"]
     assert main(args) == 0
     rows = json.loads((results / "colocalisation.json").read_text())
-    assert all(r["config"]["embedding"] == "features" for r in rows)
-    assert "--embedding features" in rows[0]["command"]
+    # each setting's row records its own embedding, under the one command of both
+    assert [r["config"]["embedding"] for r in rows] == ["maps", "features"]
+    assert "--embedding maps --clutter-embedding features" in rows[0]["command"]
     assert [(r["clutter"], r["encoder"], r["config"]["encoder"]) for r in rows] == [
         (False, str(plain), str(plain)), (True, str(cluttered), str(cluttered))]
     assert f"--clutter-encoder {cluttered}" in rows[1]["command"]
     md = (results / "colocalisation.md").read_text()
     assert f"Encoder: `{plain}` without clutter, `{cluttered}` with clutter." in md
     assert "without clutter and" in md  # the departures clause names both
-    assert "last hidden activations" in md
+    assert ("the embedding is the encoder's last convolutional feature maps, L2-normalised "
+            "(`maps`) without clutter and the encoder's last hidden activations") in md
+    assert "embedding maps without clutter, features with clutter" in md  # the Runs line
     # another encoder for the cluttered sets is another recipe
     assert args[16] == "--clutter-encoder"
     assert main([*args[:17], str(plain), *args[18:]]) != 0
@@ -399,7 +431,7 @@ def test_clutter_encoder_is_the_cluttered_settings_own(tmp_path, capsys):
     row = json.loads((runs / "plain" / "digit2.json").read_text())
     del row["config"]["encoder"], row["config"]["clutter_encoder"]
     wanted = coloc.ColocConfig(steps=2, restarts=1, refine=(), encoder=str(plain),
-                               embedding="features")
+                               embedding="maps")
     assert coloc._matches(row, wanted.for_setting(False), 4, "train") == "same"
     assert coloc._matches(row, dataclasses.replace(wanted, encoder="x").for_setting(False), 4,
                           "train") == "other"

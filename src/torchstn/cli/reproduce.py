@@ -116,8 +116,13 @@ def register(subparsers) -> None:
                    help="embed views by the softmax of the encoder's logits minus those of an "
                         "empty view (an empty view then embeds as the uniform distribution)")
     c.add_argument("--embedding", choices=EMBEDDINGS, default=ColocConfig.embedding,
-                   help="e: the encoders' class probabilities (softmax) or their last hidden "
-                        "activations, L2-normalised (features) (default %(default)s)")
+                   help="e: the encoders' class probabilities (softmax), their last hidden "
+                        "activations (features) or their last convolutional feature maps (maps), "
+                        "both L2-normalised (default %(default)s)")
+    c.add_argument("--clutter-embedding", choices=EMBEDDINGS,
+                   default=ColocConfig.clutter_embedding,
+                   help="e on cluttered canvases, if other than --embedding (default "
+                        "%(default)s)")
     c.add_argument("--split", choices=("train", "test"), default="train",
                    help="the MNIST split the class's images come from (default train; test: a "
                         "check on digits the recipe was not chosen on)")
@@ -215,7 +220,7 @@ def run_coloc(args: argparse.Namespace) -> int:
     cfg = ColocConfig(steps=args.steps, anneal=args.anneal, lr=args.lr, seed=args.seed,
                       restarts=args.restarts, clutter_restarts=args.clutter_restarts,
                       inside=not args.outside, contrast=args.contrast,
-                      embedding=args.embedding,
+                      embedding=args.embedding, clutter_embedding=args.clutter_embedding,
                       refine=parse_refine(args.refine), encoder=args.encoder,
                       clutter_encoder=args.clutter_encoder)
     # the command that redoes one class: the recipe spelled out, the class left to fill in
@@ -225,6 +230,7 @@ def run_coloc(args: argparse.Namespace) -> int:
                f"{'--outside ' if args.outside else ''}"
                f"{'--contrast ' if args.contrast else ''}"
                f"--embedding {cfg.embedding} "
+               f"--clutter-embedding {cfg.for_setting(True).embedding} "
                f"--images {args.images} --split {args.split} "
                f"--encoder {cfg.encoder} --clutter-encoder {cfg.for_setting(True).encoder} "
                f"--refine {format_refine(cfg.refine)}")

@@ -88,8 +88,9 @@ LOG_EVERY = 250
 SPLIT_WORDS = {"train": "training", "test": "test"}
 EVAL_DRAWS = 20  # random-crop draws that average a trained transformer's loss
 EVAL_SEED = 12345  # those draws' seed: one fixed draw for every restart and class
+PER_SETTING = ("restarts", "encoder", "embedding")  # fields a cluttered setting may set apart
 Embed = Callable[[Tensor], Tensor]  # views (N, 1, 28, 28) -> embeddings (N, D)
-EMBEDDINGS = ("softmax", "features")  # ColocConfig.embedding: make_embedding
+EMBEDDINGS = ("softmax", "features", "maps")  # ColocConfig.embedding: make_embedding
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,13 @@ class ColocConfig:
     inside: bool = True  # views stay inside the canvas (:class:`InsideAttention`)
     # embeddings contrasted with an empty view's (:func:`softmax_embedding`)
     contrast: bool = False
-    # e: the encoder's class probabilities ("softmax") or its last hidden activations,
-    # L2-normalised ("features": :func:`feature_embedding`)
-    embedding: str = "features"
+    # e: the encoder's class probabilities ("softmax"), its last hidden activations
+    # ("features": :func:`feature_embedding`) or its last convolutional feature maps ("maps":
+    # :func:`map_embedding`), both L2-normalised
+    embedding: str = "maps"
+    # on cluttered canvases, if other than ``embedding``: there the maps localised no better in
+    # a first test (results/coloc_exploration.md §11), and the features meet the target
+    clutter_embedding: str | None = "features"
     # (encoder checkpoint, steps) stages after the curriculum, scale held at 28/84 (:data:`REFINE`
     # was the softmax recipes' choice)
     refine: tuple[tuple[str, int], ...] = ()
@@ -138,9 +143,13 @@ class ColocConfig:
                              f"{self.clutter_restarts!r}")
         if self.embedding not in EMBEDDINGS:
             raise ValueError(f"embedding: expected one of {EMBEDDINGS}, got {self.embedding!r}")
-        if self.contrast and self.embedding != "softmax":
-            raise ValueError("contrast: defined for the softmax embedding only, got embedding "
-                             f"{self.embedding!r}")
+        if self.clutter_embedding not in (*EMBEDDINGS, None):
+            raise ValueError(f"clutter_embedding: expected one of {EMBEDDINGS} or None, got "
+                             f"{self.clutter_embedding!r}")
+        for name in ("embedding", "clutter_embedding"):
+            if self.contrast and getattr(self, name) not in ("softmax", None):
+                raise ValueError(f"contrast: defined for the softmax embedding only, got {name} "
+                                 f"{getattr(self, name)!r}")
         if not 0 < self.anneal <= 1:
             raise ValueError(f"anneal: expected a share in (0, 1], got {self.anneal!r}")
         if not self.lr > 0 or not self.margin > 0:
@@ -148,14 +157,12 @@ class ColocConfig:
                              f"{self.margin!r}")
 
     def for_setting(self, clutter: bool) -> ColocConfig:
-        """The recipe of one setting: ``restarts`` and ``encoder`` are its own, the
-        ``clutter_*`` fields None (what a class's result file records)."""
-        n = self.clutter_restarts if clutter and self.clutter_restarts is not None else \
-            self.restarts
-        encoder = self.clutter_encoder if clutter and self.clutter_encoder is not None else \
-            self.encoder
-        return dataclasses.replace(self, restarts=n, clutter_restarts=None, encoder=encoder,
-                                   clutter_encoder=None)
+        """The recipe of one setting: ``restarts``, ``encoder`` and ``embedding`` are its own,
+        the ``clutter_*`` fields None (what a class's result file records)."""
+        own = {name: getattr(self, f"clutter_{name}") if clutter and getattr(
+                   self, f"clutter_{name}") is not None else getattr(self, name)
+               for name in PER_SETTING}
+        return dataclasses.replace(self, **own, **{f"clutter_{n}": None for n in PER_SETTING})
 
 
 def localization_net(canvas: int = COLOC_CANVAS) -> nn.Sequential:
@@ -287,12 +294,40 @@ def feature_embedding(encoder: nn.Module) -> Embed:
     if not last:
         raise ValueError(f"encoder: expected a network whose class scores come from a linear "
                          f"layer, got {type(encoder).__name__} without one")
+    return _activations(encoder, last[-1], lambda inputs, _out: inputs[0])
+
+
+def map_embedding(encoder: nn.Module) -> Embed:
+    """``e``: 28x28 views ``(N, 1, 28, 28)`` -> the encoder's last convolutional feature maps
+    (the output of the first ReLU after its last ``nn.Conv2d``, before any pooling),
+    flattened and L2-normalised: ``(N, C * h * w)``. Views centred on the encoder's canvas as in
+    :func:`softmax_embedding`.
+
+    The maps keep where a stroke is to within the last pooling's window, which the pooled
+    activations of :func:`feature_embedding` blur: under them a view of a 1 moved 3-5 px up
+    scored as well as the true box, and the runs settled there (IoU 0.65); under the maps the
+    true box is the lowest loss (``results/coloc_exploration.md`` §11)."""
+    modules = list(encoder.modules())
+    convs = [k for k, m in enumerate(modules) if isinstance(m, nn.Conv2d)]
+    relu = next((m for m in modules[convs[-1] + 1:] if isinstance(m, nn.ReLU)), None) \
+        if convs else None
+    if relu is None:
+        raise ValueError(f"encoder: expected a network with a ReLU after its last Conv2d, got "
+                         f"{type(encoder).__name__} without one")
+    return _activations(encoder, relu, lambda _inputs, out: out)
+
+
+def _activations(encoder: nn.Module, module: nn.Module,
+                 pick: Callable[[tuple[Tensor, ...], Tensor], Tensor]) -> Embed:
+    """The frozen ``encoder`` on views (:func:`_on_canvas`) -> what ``pick(inputs, output)``
+    takes of ``module``'s call, flattened and L2-normalised (squared distances in [0, 2] for
+    nonnegative activations, so the margin of 1 means the same for every layer)."""
     seen: list[Tensor] = []  # one slot: the last call's activations
 
-    def keep(_module: nn.Module, inputs: tuple[Tensor, ...], _out: Tensor) -> None:
-        seen[:] = [inputs[0]]
+    def keep(_module: nn.Module, inputs: tuple[Tensor, ...], out: Tensor) -> None:
+        seen[:] = [pick(inputs, out)]
 
-    last[-1].register_forward_hook(keep)
+    module.register_forward_hook(keep)
     run = _on_canvas(encoder)
 
     def embed(v: Tensor) -> Tensor:
@@ -313,10 +348,13 @@ def _on_canvas(encoder: nn.Module) -> Callable[[Tensor], Tensor]:
 
 
 def make_embedding(encoder: nn.Module, cfg: ColocConfig) -> Embed:
-    """The recipe's ``e`` for ``encoder``: :func:`softmax_embedding` (with ``cfg.contrast``) or
-    :func:`feature_embedding`."""
+    """The recipe's ``e`` for ``encoder``: :func:`softmax_embedding` (with ``cfg.contrast``),
+    :func:`feature_embedding` or :func:`map_embedding` (``cfg.embedding``: pass one setting's
+    recipe, :meth:`ColocConfig.for_setting`)."""
     if cfg.embedding == "features":
         return feature_embedding(encoder)
+    if cfg.embedding == "maps":
+        return map_embedding(encoder)
     return softmax_embedding(encoder, cfg.contrast)
 
 
@@ -509,21 +547,22 @@ def reproduce_coloc(digits=DIGITS, settings=(False, True), cfg: ColocConfig | No
             "another --runs-dir, or remove those files")
     todo = [(d, c) for c in settings for d in digits if (d, c) not in done or (d, c) in extend]
     if todo and not report_only:
-        encoders = {c: cfg.for_setting(c).encoder for _, c in todo}
-        paths = sorted(set(encoders.values()))
+        recipes = {c: cfg.for_setting(c) for _, c in todo}
+        paths = sorted({r.encoder for r in recipes.values()})
         for path, what in [*((p, "encoder") for p in paths),
                            *((p, "refine") for p, _ in cfg.refine)]:
             if not Path(path).exists():
                 raise FileNotFoundError(
                     f"{what}: {path} not found; expected a trained MNIST CNN checkpoint (the "
                     f"Table 1 CNNs: torchstn reproduce table1 --cells rts:cnn,p:cnn,e:cnn)")
-        embeds = {p: make_embedding(load_model(p), cfg) for p in paths}
-        refine = [make_embedding(load_model(p), cfg) for p, _ in cfg.refine]
+        # each setting's own embedding (and refinement stages) under its own recipe
+        embeds = {c: make_embedding(load_model(r.encoder), r) for c, r in recipes.items()}
+        refine = {c: [make_embedding(load_model(p), r) for p, _ in cfg.refine]
+                  for c, r in recipes.items()}
         for d, c in todo:
-            row = run_class(d, c, embeds[encoders[c]], cfg.for_setting(c), images=images,
-                            split=split, root=root, log=log, refine=refine,
-                            previous=extend.get((d, c)))
-            row.update(encoder=encoders[c], command=command)
+            row = run_class(d, c, embeds[c], recipes[c], images=images, split=split, root=root,
+                            log=log, refine=refine[c], previous=extend.get((d, c)))
+            row.update(encoder=recipes[c].encoder, command=command)
             atomic_write_text(result_path(runs_dir, d, c), json.dumps(row, indent=2) + "\n")
             print(f"digit {d}{' with clutter' if c else ''}: {row['localised']:.0%} localised "
                   f"(mean IoU {row['mean_iou']:.2f}, {row['wall_time_s']:.0f} s)", file=log,
@@ -550,7 +589,7 @@ def _matches(row: dict[str, Any], cfg: ColocConfig, images: int, split: str) -> 
     # their ``restarts`` is the setting's count, their embedding the plain softmax, their
     # encoder the row's
     got["config"] = {"clutter_restarts": None, "contrast": False, "clutter_encoder": None,
-                     "embedding": "softmax",
+                     "embedding": "softmax", "clutter_embedding": None,
                      "encoder": row.get("encoder", ENCODER), **(got["config"] or {})}
     if got == wanted:
         return "same"
@@ -566,10 +605,16 @@ def _rate(rows: list[dict[str, Any]], digit: int, clutter: bool) -> str:
     return "not run" if row is None else f"{100 * row['localised']:.0f}"
 
 
-def _encoders(rows: list[dict[str, Any]]) -> dict[bool, str]:
-    """The encoder of each setting the rows hold (the first row's of that setting)."""
-    return {c: next(r.get("encoder", ENCODER) for r in rows if r["clutter"] == c)
+def _by_setting(rows: list[dict[str, Any]], get: Callable[[dict[str, Any]], Any]
+                ) -> dict[bool, Any]:
+    """``get`` of the first row of each setting the rows hold."""
+    return {c: next(get(r) for r in rows if r["clutter"] == c)
             for c in (False, True) if any(r["clutter"] == c for r in rows)}
+
+
+def _encoders(rows: list[dict[str, Any]]) -> dict[bool, str]:
+    """The encoder of each setting the rows hold."""
+    return _by_setting(rows, lambda r: r.get("encoder", ENCODER))
 
 
 def _per_setting(encoders: dict[bool, str], show: Callable[[str], str], both: str) -> str:
@@ -588,23 +633,30 @@ def _encoder_words(path: str) -> str:
     return f"`{path}`"
 
 
-def _departures(config: dict[str, Any], encoders: dict[bool, str] | None = None) -> str:
-    """The report's clause naming how a recipe (a result row's ``config``, each setting's
+def _embedding_words(config: dict[str, Any]) -> str:
+    """What a setting's recipe (a result row's ``config``) embeds views by."""
+    return {"features": "the encoder's last hidden activations, L2-normalised (`features`)",
+            "maps": "the encoder's last convolutional feature maps, L2-normalised (`maps`)",
+            }.get(config.get("embedding", "softmax"),
+                  "the softmax of the logits minus an empty view's (`contrast`)"
+                  if config.get("contrast") else "the encoder's softmax")
+
+
+def _departures(configs: dict[bool, dict[str, Any]], encoders: dict[bool, str] | None = None
+                ) -> str:
+    """The report's clause naming how a recipe (each setting's result rows' ``config`` and
     encoder) departs from the paper's description."""
-    used = _per_setting(encoders or {False: ENCODER}, _encoder_words,
-                        "{0} without clutter and {1} with it")
-    parts = [f"the encoder is {used}",
+    both = "{0} without clutter and {1} with it"
+    config = next(iter(configs.values()), {})
+    parts = [f"the encoder is {_per_setting(encoders or {False: ENCODER}, _encoder_words, both)}",
              "the scale follows a fixed curriculum (1 → 28/84) instead of being learned"]
     if config.get("inside"):
         parts.append("the view stays inside the canvas (`inside`)")
-    if config.get("embedding", "softmax") == "features":
-        parts.append("the embedding is the encoder's last hidden activations, L2-normalised "
-                     "(`features`; the paper says \"activations\" and names no layer)")
-    elif config.get("contrast"):
-        parts.append("the embedding is the softmax of the logits minus an empty view's "
-                     "(`contrast`)")
-    else:
-        parts.append("the embedding is the encoder's softmax")
+    embedding = _per_setting({c: _embedding_words(v) for c, v in configs.items()} or
+                             {False: _embedding_words({})}, str, both)
+    if any(v.get("embedding") in ("features", "maps") for v in configs.values()):
+        embedding += " (the paper says \"activations\" and names no layer)"
+    parts.append(f"the embedding is {embedding}")
     if config.get("refine"):
         stages = ", ".join(f"`{p}` for {n} steps" for p, n in config["refine"])
         parts.append("after the curriculum the view is refined with other CNNs as the embedding "
@@ -628,7 +680,8 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
         "Jaderberg et al. (2015), appendix A.2 (100% without clutter, 75–93% per class with "
         "it; no per-class numbers are given). Choices that differ from the paper's description, "
         "see `torchstn.reproduce.coloc`: "
-        + _departures(rows[0]["config"] if rows else {}, _encoders(rows) if rows else None)
+        + _departures(_by_setting(rows, lambda r: r["config"]),
+                      _encoders(rows) if rows else None)
         + ". Each class is "
         "trained from `restarts` seeds and the run of lowest training loss is kept (no box is "
         "used to choose). Disclosure: the protocol has no held-out images, and the recipe "
@@ -652,9 +705,9 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
                   "transformer's box in red; left without clutter, right with it.", ""]
     if rows:
         r0 = rows[0]
-        cfg = ", ".join(f"{k} {_restarts_text(rows) if k == 'restarts' else v}"
+        cfg = ", ".join(f"{k} {_setting_text(rows, k) if k in PER_SETTING else v}"
                         for k, v in r0["config"].items()
-                        if k not in ("clutter_restarts", "encoder", "clutter_encoder"))
+                        if k != "encoder" and not k.startswith("clutter_"))
         encoder = _per_setting(_encoders(rows), lambda p: f"`{p}`",
                                "{0} without clutter, {1} with clutter")
         lines += [
@@ -681,14 +734,20 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
     return "\n".join(lines)
 
 
-def _restarts_text(rows: list[dict[str, Any]]) -> str:
-    """The restarts of the rows' recipe: one count, or one per setting."""
-    counts = {c: sorted({r["config"]["restarts"] for r in rows if r["clutter"] == c})
+def _setting_text(rows: list[dict[str, Any]], key: str) -> str:
+    """The rows' recipe's ``key`` (``restarts``, ``embedding``): one value, or one per
+    setting."""
+    values = {c: sorted({str(r["config"].get(key)) for r in rows if r["clutter"] == c})
               for c in (False, True)}
-    if counts[False] == counts[True] or not counts[True] or not counts[False]:
-        return ", ".join(str(n) for n in sorted(set(counts[False] + counts[True])))
+    if values[False] == values[True] or not values[True] or not values[False]:
+        return ", ".join(sorted(set(values[False] + values[True]), key=_natural))
     words = {False: "without clutter", True: "with clutter"}
-    return ", ".join(f"{'/'.join(map(str, counts[c]))} {words[c]}" for c in (False, True))
+    return ", ".join(f"{'/'.join(values[c])} {words[c]}" for c in (False, True))
+
+
+def _natural(text: str) -> tuple[int, str]:
+    """Numbers by value, then words: ``"3" < "8" < "12"``."""
+    return (int(text), "") if text.isdigit() else (1 << 62, text)
 
 
 def write_report(rows: list[dict[str, Any]], results_dir: str | os.PathLike,
