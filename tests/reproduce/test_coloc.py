@@ -423,6 +423,11 @@ def test_clutter_encoder_is_the_cluttered_settings_own(tmp_path, capsys):
     assert ("the embedding is the encoder's last convolutional feature maps, L2-normalised "
             "(`maps`) without clutter and the encoder's last hidden activations") in md
     assert "embedding maps without clutter, features with clutter" in md  # the Runs line
+    # the one command that wrote both settings' files, said so
+    assert f"    # no clutter and with clutter\n    {rows[0]['command']}\n" in md
+    # the mean has a decimal (99.8 must not read as the paper's 100)
+    mean = 100 * rows[0]["localised"]
+    assert f"| {mean:.1f} | 100 |" in md and f"| {mean:.0f} | 100 |" not in md
     # another encoder for the cluttered sets is another recipe
     assert args[16] == "--clutter-encoder"
     assert main([*args[:17], str(plain), *args[18:]]) != 0
@@ -435,6 +440,12 @@ def test_clutter_encoder_is_the_cluttered_settings_own(tmp_path, capsys):
     assert coloc._matches(row, wanted.for_setting(False), 4, "train") == "same"
     assert coloc._matches(row, dataclasses.replace(wanted, encoder="x").for_setting(False), 4,
                           "train") == "other"
+    # one from before rows recorded their encoder was made with the first recipes' (RTS) CNN
+    del row["encoder"]
+    legacy = dataclasses.replace(wanted, encoder=coloc.LEGACY_ENCODER).for_setting(False)
+    assert coloc._matches(row, legacy, 4, "train") == "same"
+    assert coloc._matches(row, wanted.for_setting(False), 4, "train") == "other"
+    assert coloc._encoders([row]) == {False: coloc.LEGACY_ENCODER}
 
 
 def test_the_command_line_defaults_are_the_recipe(tmp_path, monkeypatch):
