@@ -65,6 +65,8 @@ def main() -> None:
                     help="the encoders' softmax (default), last hidden activations (features) "
                          "or last convolutional feature maps (maps)")
     ap.add_argument("--move", choices=tuple(MOVES), default="diagonal")
+    ap.add_argument("--split", choices=("train", "test"), default="train",
+                    help="the sets of training digits (default) or of test digits")
     ap.add_argument("--shifts", default=",".join(map(str, SHIFTS)),
                     help="the moves k in px, comma-separated; --shifts=-3,0,3 when the first "
                          "is negative (default %(default)s)")
@@ -77,7 +79,7 @@ def main() -> None:
     print("| digit | encoder | " + " | ".join(f"{k:+d} px" for k in shifts) + " |")
     print("|---|---|" + "---|" * len(shifts))
     for d in (int(v) for v in args.digits.split(",")):
-        x, boxes = coloc_set(d, 100, clutter=args.clutter == "yes")
+        x, boxes = coloc_set(d, 100, clutter=args.clutter == "yes", split=args.split)
         for column, e in embeds.items():
             losses = []
             with torch.no_grad():
