@@ -3,6 +3,7 @@
     python scripts/loc_pool_explore.py --loc-pool 4 --epochs 70 --out runs/explore/addition
     python scripts/loc_pool_explore.py --loc-pool 2 --epochs 70 --out runs/explore/addition
     python scripts/loc_pool_explore.py --dataset r --model st-fcn-aff --loc-pool 2
+    python scripts/loc_pool_explore.py --model 2xst-fcn-tps --weight-decay 0 --epochs 70
 
 An ST-FCN's localisation net is three fully connected layers of 32 units; its first layer, fed
 the input at the classifier's resolution, takes a large share of the parameter budget that every
@@ -10,7 +11,8 @@ model of a data set shares (`torchstn models --dataset DATASET`). This script bu
 with the localisation nets' input average-pooled ``--loc-pool`` times instead, fits the
 classifier's width to the same budget, trains it with the column's recipe on the first 50,000
 training digits and prints the error on the validation set made of the last 10,000
-(`torchstn.data.validation_set`): the test set is not looked at.
+(`torchstn.data.validation_set`): the test set is not looked at. ``--lr`` and ``--weight-decay``
+replace the recipe's, to compare recipes the same way.
 
 Measured 2026-11-26 on the development machine (2 vCPU AMD EPYC Zen 4, one thread, 2-4 runs
 sharing the cores), addition, 2xst-fcn-aff, 70 epochs, seed 0: validation error 16.09% with
@@ -58,6 +60,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=70)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--lr", type=float, help="instead of the recipe's")
+    p.add_argument("--weight-decay", type=float, help="instead of the recipe's")
     p.add_argument("--out", default="runs/explore/loc_pool")
     a = p.parse_args()
     built: list[nn.Module] = []
@@ -68,7 +72,10 @@ def main() -> None:
 
     loop.build_model = build_model  # the trainer builds this variant instead of the registry's
     recipe = {k: v for k, v in RECIPES[a.dataset].items() if k in TrainConfig.__dataclass_fields__}
-    out = Path(a.out) / f"{a.dataset}-{a.model}-locpool{a.loc_pool}-e{a.epochs}-seed{a.seed}"
+    changed = {k: v for k, v in (("lr", a.lr), ("weight_decay", a.weight_decay)) if v is not None}
+    recipe.update(changed)
+    tag = "".join(f"-{k.replace('_', '')}{v:g}" for k, v in changed.items())
+    out = Path(a.out) / f"{a.dataset}-{a.model}-locpool{a.loc_pool}-e{a.epochs}{tag}-seed{a.seed}"
     cfg = TrainConfig(**{**recipe, "dataset": a.dataset, "model": a.model, "out": str(out),
                          "epochs": a.epochs, "seed": a.seed, "threads": a.threads,
                          "limit": MNIST_TRAIN - VALIDATION_SIZE, "tensorboard": False})
@@ -78,7 +85,7 @@ def main() -> None:
     x, y = validation_set(a.dataset)
     stats = evaluate(built[-1].eval(), x, y)
     line = {"dataset": a.dataset, "model": a.model, "loc_pool": a.loc_pool, "epochs": a.epochs,
-            "seed": a.seed, "validation_error": round(100 * stats["error"], 2)}
+            "seed": a.seed, **changed, "validation_error": round(100 * stats["error"], 2)}
     print("RESULT", json.dumps(line), flush=True)
     (out / "validation.json").write_text(json.dumps(line, indent=2) + "\n")
 
