@@ -166,9 +166,10 @@ class ColocConfig:
     def for_setting(self, clutter: bool) -> ColocConfig:
         """The recipe of one setting: ``restarts``, ``encoder`` and ``embedding`` are its own,
         the ``clutter_*`` fields None (what a class's result file records)."""
-        own = {name: getattr(self, f"clutter_{name}") if clutter and getattr(
-                   self, f"clutter_{name}") is not None else getattr(self, name)
-               for name in PER_SETTING}
+        own = {}
+        for name in PER_SETTING:
+            apart = getattr(self, f"clutter_{name}")
+            own[name] = apart if clutter and apart is not None else getattr(self, name)
         return dataclasses.replace(self, **own, **{f"clutter_{n}": None for n in PER_SETTING})
 
 
@@ -687,8 +688,7 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
         "Jaderberg et al. (2015), appendix A.2 (100% without clutter, 75–93% per class with "
         "it; no per-class numbers are given). Choices that differ from the paper's description, "
         "see `torchstn.reproduce.coloc`: "
-        + _departures(_by_setting(rows, lambda r: r["config"]),
-                      _encoders(rows) if rows else None)
+        + _departures(_by_setting(rows, lambda r: r["config"]), _encoders(rows))
         + ". Each class is "
         "trained from `restarts` seeds and the run of lowest training loss is kept (no box is "
         "used to choose). Disclosure: the protocol has no held-out images, and the recipe "
