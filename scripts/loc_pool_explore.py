@@ -52,6 +52,36 @@ def build(name: str, in_shape, num_classes: int, loc_pool: int) -> DigitClassifi
     return model
 
 
+def train_on_validation(dataset: str, model: str, epochs: int, seed: int, threads: int,
+                        out: Path, build_model, changed: dict) -> float | None:
+    """Train ``model`` built by ``build_model`` (the registry's signature) with the column's
+    recipe, ``changed`` replacing its fields, on the first 50,000 training digits; return the
+    error (%) on the validation set of the last 10,000, or None while the run is unfinished.
+    Re-running the same ``out`` resumes it."""
+    built: list[nn.Module] = []
+
+    def build_and_keep(name, in_shape, num_classes, widths=None):
+        built.append(build_model(name, in_shape, num_classes))
+        return built[-1]
+
+    loop.build_model = build_and_keep  # the trainer builds this variant instead of the registry's
+    recipe = {k: v for k, v in RECIPES[dataset].items() if k in TrainConfig.__dataclass_fields__}
+    cfg = TrainConfig(**{**recipe, **changed, "dataset": dataset, "model": model,
+                         "out": str(out), "epochs": epochs, "seed": seed, "threads": threads,
+                         "limit": MNIST_TRAIN - VALIDATION_SIZE, "tensorboard": False})
+    result = loop.train(cfg, resume=(out / "state.pt").exists(), progress=False)
+    if result.status != "done":
+        return None
+    x, y = validation_set(dataset)
+    return round(100 * evaluate(built[-1].eval(), x, y)["error"], 2)
+
+
+def report(line: dict, out: Path) -> None:
+    """Print the result line and keep it beside the run."""
+    print("RESULT", json.dumps(line), flush=True)
+    (out / "validation.json").write_text(json.dumps(line, indent=2) + "\n")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="addition", choices=sorted(RECIPES))
@@ -64,31 +94,16 @@ def main() -> None:
     p.add_argument("--weight-decay", type=float, help="instead of the recipe's")
     p.add_argument("--out", default="runs/explore/loc_pool")
     a = p.parse_args()
-    built: list[nn.Module] = []
-
-    def build_model(name, in_shape, num_classes, widths=None):
-        built.append(build(name, in_shape, num_classes, a.loc_pool))
-        return built[-1]
-
-    loop.build_model = build_model  # the trainer builds this variant instead of the registry's
-    recipe = {k: v for k, v in RECIPES[a.dataset].items() if k in TrainConfig.__dataclass_fields__}
     changed = {k: v for k, v in (("lr", a.lr), ("weight_decay", a.weight_decay)) if v is not None}
-    recipe.update(changed)
     tag = "".join(f"-{k.replace('_', '')}{v:g}" for k, v in changed.items())
     out = Path(a.out) / f"{a.dataset}-{a.model}-locpool{a.loc_pool}-e{a.epochs}{tag}-seed{a.seed}"
-    cfg = TrainConfig(**{**recipe, "dataset": a.dataset, "model": a.model, "out": str(out),
-                         "epochs": a.epochs, "seed": a.seed, "threads": a.threads,
-                         "limit": MNIST_TRAIN - VALIDATION_SIZE, "tensorboard": False})
-    result = loop.train(cfg, resume=(out / "state.pt").exists(), progress=False)
-    if result.status != "done":
-        return
-    x, y = validation_set(a.dataset)
-    stats = evaluate(built[-1].eval(), x, y)
-    line = {"dataset": a.dataset, "model": a.model, "loc_pool": a.loc_pool, "epochs": a.epochs,
-            "seed": a.seed, **changed, "validation_error": round(100 * stats["error"], 2)}
-    print("RESULT", json.dumps(line), flush=True)
-    (out / "validation.json").write_text(json.dumps(line, indent=2) + "\n")
-
+    error = train_on_validation(
+        a.dataset, a.model, a.epochs, a.seed, a.threads, out,
+        lambda name, in_shape, num_classes: build(name, in_shape, num_classes, a.loc_pool),
+        changed)
+    if error is not None:
+        report({"dataset": a.dataset, "model": a.model, "loc_pool": a.loc_pool,
+                "epochs": a.epochs, "seed": a.seed, **changed, "validation_error": error}, out)
 
 if __name__ == "__main__":
     main()
