@@ -1,4 +1,6 @@
-"""Reproducing the paper's Table 1: recipes, the training driver, the report and figures.
+"""Reproducing the paper's MNIST experiments: ``torchstn reproduce table1|addition|3d|coloc``.
+
+Table 1 (and, with the same machinery, addition and 3D: :mod:`.addition`, :mod:`.volume`):
 
 * :mod:`.recipes`: the cells, the paper's errors (PAPER.md §2) and one training recipe per column.
 * :mod:`.table1`: cell parsing, run-folder states, commands, training a cell in a child process.
@@ -6,6 +8,8 @@
 * :mod:`.report`: ``results/table1.json`` and ``results/table1.md``.
 * :mod:`.figures`: Figure-1-style pictures of the ST-CNNs.
 * :mod:`.driver`: ``torchstn reproduce table1`` end to end.
+
+Co-localisation trains no classifier and has its own package, :mod:`.coloc`.
 """
 
 from .driver import Options, report, reproduce_table1

@@ -13,6 +13,8 @@ from torchstn.cli.main import main
 from torchstn.cli.reproduce import format_refine, parse_digits, parse_refine
 from torchstn.models import build_model
 from torchstn.reproduce import coloc
+from torchstn.reproduce.coloc import report as coloc_report
+from torchstn.reproduce.coloc import runs as coloc_runs
 
 
 def write_fake_mnist(root):
@@ -190,15 +192,15 @@ def test_clutter_encoder_is_the_cluttered_settings_own(tmp_path, capsys):
     del row["config"]["encoder"], row["config"]["clutter_encoder"]
     wanted = coloc.ColocConfig(steps=2, restarts=1, refine=(), encoder=str(plain),
                                embedding="maps")
-    assert coloc._matches(row, wanted.for_setting(False), 4, "train") == "same"
-    assert coloc._matches(row, dataclasses.replace(wanted, encoder="x").for_setting(False), 4,
+    assert coloc_runs._matches(row, wanted.for_setting(False), 4, "train") == "same"
+    assert coloc_runs._matches(row, dataclasses.replace(wanted, encoder="x").for_setting(False), 4,
                           "train") == "other"
     # one from before rows recorded their encoder was made with the first recipes' (RTS) CNN
     del row["encoder"]
     legacy = dataclasses.replace(wanted, encoder=coloc.LEGACY_ENCODER).for_setting(False)
-    assert coloc._matches(row, legacy, 4, "train") == "same"
-    assert coloc._matches(row, wanted.for_setting(False), 4, "train") == "other"
-    assert coloc._encoders([row]) == {False: coloc.LEGACY_ENCODER}
+    assert coloc_runs._matches(row, legacy, 4, "train") == "same"
+    assert coloc_runs._matches(row, wanted.for_setting(False), 4, "train") == "other"
+    assert coloc_report._encoders([row]) == {False: coloc.LEGACY_ENCODER}
 
 
 def test_the_command_line_defaults_are_the_recipe(tmp_path, monkeypatch):

@@ -54,9 +54,7 @@ from .fit import (
 )
 from .loss import random_crops, triplet_loss
 from .report import JSON_NAME, MD_NAME, PAPER, SPLIT_WORDS, render_markdown, write_report
-from .report import _encoders as _encoders  # private, read by the tests
 from .runs import RUNS_DIR, load_rows, result_path
-from .runs import _matches as _matches  # private, read by the tests
 from .transformer import (
     LOC_CONV,
     LOC_HIDDEN,

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
@@ -133,7 +133,7 @@ def reproduce_coloc(digits=DIGITS, settings=(False, True), cfg: ColocConfig | No
     return rows
 
 
-def _check_digits(digits) -> tuple[int, ...]:
+def _check_digits(digits: Iterable[int]) -> tuple[int, ...]:
     out = tuple(digits)
     if not out or any(not isinstance(d, int) or not 0 <= d <= 9 for d in out):
         raise ValueError(f"digits: expected classes in 0..9, got {digits!r}")

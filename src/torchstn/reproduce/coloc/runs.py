@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,12 @@ RUNS_DIR = "runs/coloc"
 
 
 def result_path(runs_dir: str | os.PathLike, digit: int, clutter: bool) -> Path:
+    """The result file of one class and setting: ``runs_dir/{plain,clutter}/digit{d}.json``."""
     return Path(runs_dir) / ("clutter" if clutter else "plain") / f"digit{digit}.json"
 
 
-def load_rows(runs_dir: str | os.PathLike, digits=DIGITS, settings=(False, True)
-              ) -> list[dict[str, Any]]:
+def load_rows(runs_dir: str | os.PathLike, digits: Iterable[int] = DIGITS,
+              settings: Iterable[bool] = (False, True)) -> list[dict[str, Any]]:
     """The finished class results in ``runs_dir`` (clutter-free first, by digit)."""
     rows = []
     for clutter in settings:
