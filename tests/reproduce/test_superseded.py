@@ -7,7 +7,7 @@ import json
 import pytest
 
 from torchstn.cli.main import main
-from torchstn.reproduce import driver, evaluation, recipes, table1
+from torchstn.reproduce import driver, evaluation, jobs, recipes, table1
 from torchstn.reproduce.recipes import Cell, recipe
 from torchstn.reproduce.superseded import (
     SUPERSEDED_DIR,
@@ -94,7 +94,7 @@ def test_a_recipe_change_supersedes_finished_runs(tmp_path, monkeypatch, capsys)
     for seed in (0, 1):
         make_run(runs, "r", "cnn", seed)
     cell = Cell("r", "cnn")
-    assert [j.action for j in table1.plan([cell], 2, runs)] == ["skip", "skip"]
+    assert [j.action for j in jobs.plan([cell], 2, runs)] == ["skip", "skip"]
     report_args = ["reproduce", "table1", "--report-only", "--fake-data", "--threads", "1",
                    "--no-figures", *dirs(tmp_path)]
     assert main(report_args) == 0  # measured (and cached in the folders) under the old recipe
@@ -102,9 +102,9 @@ def test_a_recipe_change_supersedes_finished_runs(tmp_path, monkeypatch, capsys)
                   if (r["dataset"], r["model"]) == ("r", "cnn"))["errors"]
 
     monkeypatch.setitem(recipes.RECIPES, "r", {**recipe("r"), "lr": 0.123})
-    jobs = table1.plan([cell], 2, runs, threads=1)
-    assert [j.action for j in jobs] == ["retrain", "retrain"]
-    assert "older recipe" in jobs[0].describe() and "--lr 0.123" in jobs[0].describe()
+    planned = jobs.plan([cell], 2, runs, threads=1)
+    assert [j.action for j in planned] == ["retrain", "retrain"]
+    assert "older recipe" in planned[0].describe() and "--lr 0.123" in planned[0].describe()
 
     ctx = evaluation.Context(runs, tmp_path / "ck", fake=True)
     row = evaluation.cell_result(cell, ctx)
@@ -119,11 +119,11 @@ def test_a_recipe_change_supersedes_finished_runs(tmp_path, monkeypatch, capsys)
     assert f"test errors {before[0]:.2f}, {before[1]:.2f}%" in md  # from the cached tests
 
     argvs = []
-    monkeypatch.setattr(table1, "run_child", lambda argv: argvs.append(argv) or 0)
-    assert table1.train_job(jobs[0], threads=1, progress=False) == 0
+    monkeypatch.setattr(jobs, "run_child", lambda argv: argvs.append(argv) or 0)
+    assert jobs.train_job(planned[0], threads=1, progress=False) == 0
     old = list((runs / "r" / "cnn" / SUPERSEDED_DIR).iterdir())
     assert len(old) == 1 and (old[0] / "model.safetensors").is_file()
-    assert not (jobs[0].path / "model.safetensors").exists()
+    assert not (planned[0].path / "model.safetensors").exists()
     assert "--resume" not in argvs[0] and "--overwrite" not in argvs[0]
     assert argvs[0][argvs[0].index("--lr") + 1] == "0.123"
     # the superseded folder is not a seed folder: the cell now has one seed to (re)train left

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +14,7 @@ from torchstn.cli.main import main
 from torchstn.evaluate import evaluate
 from torchstn.io import load_model, save_model
 from torchstn.models import build_for_dataset
-from torchstn.reproduce import evaluation, recipes, table1
+from torchstn.reproduce import evaluation, jobs, recipes, table1
 from torchstn.reproduce.recipes import COLUMNS, PAPER_ERRORS, Cell, all_cells, recipe
 from torchstn.reproduce.report import REQUIRED_KEYS, beat_line, model_title
 from torchstn.train.config import TrainConfig, save_config
@@ -120,41 +115,23 @@ def test_unknown_recipe_setting_names_the_valid_ones(monkeypatch):
         table1.train_args(Cell("r", "cnn"), 0, "out")
 
 
-# ---- run folders and planning -----------------------------------------------------------------
-def test_run_states_and_plan(tmp_path):
-    runs = tmp_path / "runs"
+# ---- run folders ------------------------------------------------------------------------------
+def four_seeds(runs: Path) -> None:
+    """Run folders of r:cnn: seed 0 done, 1 unfinished, 2 left files but no checkpoint, 3 none."""
     make_run(runs, "r", "cnn", 0)
     make_run(runs, "r", "cnn", 1, finished=False)
     leftover = table1.run_dir(runs, Cell("r", "cnn"), 2)
     leftover.mkdir(parents=True)
     (leftover / "config.json").write_text("{}")  # died before its first checkpoint
+
+
+def test_run_states(tmp_path):
+    runs = tmp_path / "runs"
+    four_seeds(runs)
     states = [table1.run_state(table1.run_dir(runs, Cell("r", "cnn"), s)) for s in range(4)]
     assert [s.status for s in states] == ["done", "unfinished", "missing", "missing"]
     assert states[1].epoch == len(EPOCH_TIMES) and states[1].epochs == len(EPOCH_TIMES)
     assert states[2].leftovers and not states[3].leftovers
-
-    jobs = table1.plan([Cell("r", "cnn")], 4, runs, threads=1)
-    assert [j.action for j in jobs] == ["skip", "resume", "train", "train"]
-    resume = table1.job_argv(jobs[1], threads=1, progress=False)
-    assert resume[3:] == ["train", "--out", str(jobs[1].path), "--resume", "--threads", "1",
-                          "--no-progress"]
-    assert "--overwrite" in table1.job_argv(jobs[2]) and "--overwrite" not in table1.job_argv(
-        jobs[3])
-
-
-def test_a_stale_plan_is_checked_again_before_training(tmp_path, monkeypatch):
-    """Two drivers share a cell list: a seed planned as "train" that the other driver has since
-    started is resumed, and one it has finished is skipped, not started again."""
-    runs = tmp_path / "runs"
-    jobs = table1.plan([Cell("r", "cnn")], 2, runs, threads=1)
-    assert [j.action for j in jobs] == ["train", "train"]
-    make_run(runs, "r", "cnn", 0, finished=False)
-    make_run(runs, "r", "cnn", 1)
-    argvs = []
-    monkeypatch.setattr(table1, "run_child", lambda argv: argvs.append(argv) or 0)
-    assert table1.train_job(jobs[0], threads=1, progress=False) == 0
-    assert table1.train_job(jobs[1], threads=1, progress=False) == 0
-    assert len(argvs) == 1 and "--resume" in argvs[0]
 
 
 def test_dry_run_lists_what_it_would_train(tmp_path, capsys):
@@ -268,9 +245,9 @@ def test_seeds_without_run_folders_keep_their_reported_results(finished, tmp_pat
     assert row["seeds"] == [0] and "reported earlier" in row["problems"][0]
 
     done = {("r", "cnn", 1)}
-    jobs = table1.plan([Cell("r", "cnn")], 3, runs, recorded=done)
-    assert [j.action for j in jobs] == ["skip", "recorded", "train"]
-    assert "committed report" in jobs[1].describe()
+    planned = jobs.plan([Cell("r", "cnn")], 3, runs, recorded=done)
+    assert [j.action for j in planned] == ["skip", "recorded", "train"]
+    assert "committed report" in planned[1].describe()
 
 
 def test_a_run_of_another_cell_is_not_reported(tmp_path, capsys):
@@ -328,55 +305,8 @@ def test_driver_trains_stops_cleanly_resumes_and_skips(tmp_path, monkeypatch):
     def no_child(argv):
         raise AssertionError(f"a finished cell was trained again: {argv}")
 
-    monkeypatch.setattr(table1, "run_child", no_child)
+    monkeypatch.setattr(jobs, "run_child", no_child)
     assert main(args) == 0
-
-
-CHILD = """
-import signal, sys, time
-def saved(*a):
-    open(sys.argv[1] + ".saved", "w").close()
-    sys.exit(130)
-signal.signal(signal.SIGINT, saved)
-open(sys.argv[1] + ".ready", "w").close()
-time.sleep(60)
-"""
-
-
-def test_ctrl_c_asks_the_child_to_save_and_waits_for_it(tmp_path):
-    flag = str(tmp_path / "child")
-
-    def press_ctrl_c():
-        deadline = time.monotonic() + 30
-        while not os.path.exists(flag + ".ready") and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    # a terminal's Ctrl-C, also when the suite itself runs in the background (`cmd &` starts
-    # with SIGINT ignored, and Python then installs no KeyboardInterrupt handler)
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        threading.Thread(target=press_ctrl_c, daemon=True).start()
-        with pytest.raises(KeyboardInterrupt):
-            table1.run_child([sys.executable, "-c", CHILD, flag])
-    finally:
-        signal.signal(signal.SIGINT, before)
-    assert os.path.exists(flag + ".saved")
-
-
-
-def test_interrupt_signals_reach_a_driver_started_in_the_background():
-    import signal
-
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `nohup ... &` leaves
-    try:
-        with table1.terminate_as_interrupt():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with pytest.raises(KeyboardInterrupt):
-                    signal.raise_signal(sig)
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # restored
-    finally:
-        signal.signal(signal.SIGINT, before)
 
 
 def test_a_mean_equal_to_the_paper_does_not_beat_it():

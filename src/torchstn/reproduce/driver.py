@@ -14,20 +14,11 @@ import torch
 from . import addition, volume
 from .evaluation import Context, collect, recorded_runs
 from .figures import write_figures
+from .jobs import INTERRUPTED, Job, interrupt_children, plan, terminate_as_interrupt, train_job
 from .recipes import DEFAULT_SEEDS, Cell, all_cells
 from .report import JSON_NAME, write_report
 from .superseded import record_changes
-from .table1 import (
-    CHECKPOINTS_DIR,
-    INTERRUPTED,
-    RESULTS_DIR,
-    RUNS_DIR,
-    Job,
-    interrupt_children,
-    plan,
-    terminate_as_interrupt,
-    train_job,
-)
+from .table1 import CHECKPOINTS_DIR, RESULTS_DIR, RUNS_DIR
 
 FAILED = 1
 
