@@ -1,9 +1,10 @@
-"""The Table 1 report's columns: the machines and wall times of a cell's seeds."""
+"""The Table 1 report's columns: the machines and wall times of a cell's seeds, and how many
+seeds its means average."""
 
 from __future__ import annotations
 
 from torchstn.reproduce import provenance
-from torchstn.reproduce.report import fmt_machine, fmt_wall
+from torchstn.reproduce.report import fmt_machine, fmt_wall, seeds_trained
 
 
 def test_report_names_each_seeds_machines_when_they_differ():
@@ -24,3 +25,12 @@ def test_report_names_each_seeds_machines_when_they_differ():
                                   f"seed 2: {label['cpu']} + {label['gpu']}")
     assert fmt_wall(mixed) == "20.0 min, 7.0 min, 10.0 min (per seed)"
     assert fmt_machine({"error": None, "runs": []}) == ""
+
+
+def test_the_report_counts_the_seeds_its_means_average_from_the_rows():
+    # the count comes from the finished seeds in the rows, not from --seeds (what to train):
+    # a --report-only run without --seeds must not rewrite "3 per cell" as anything else
+    three, one, not_run = {"seeds": [0, 1, 2]}, {"seeds": [0]}, {"seeds": []}
+    assert seeds_trained([three, three, not_run]) == "3 per cell"
+    assert seeds_trained([one, three]) == "1–3 per cell"
+    assert seeds_trained([not_run]) == seeds_trained([]) == "no cell run yet"

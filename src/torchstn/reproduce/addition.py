@@ -21,6 +21,7 @@ from .report import (
     experiment_tail,
     fmt_error,
     model_title,
+    seeds_trained,
     write_files,
 )
 
@@ -40,7 +41,7 @@ def main_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def render_markdown(rows: list[dict[str, Any]], seeds: int, figure: Path | None) -> str:
+def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
     run = [r for r in rows if r["error"] is not None]
     beat = [r for r in run if r["beats_paper"]]
     lines = [
@@ -48,7 +49,7 @@ def render_markdown(rows: list[dict[str, Any]], seeds: int, figure: Path | None)
         "Two MNIST digits, each RTS-distorted on its own 42x42 channel (`DATASETS.md`), label = "
         "their sum (19 classes). *Ours*: error on the fixed test set (`torchstn.data.test_set"
         "('addition')`: 10,000 pairs of test digits, test seed 0), the mean over the seeds "
-        f"trained (the recipe asks for {seeds}). *Paper*: Jaderberg et al. (2015), appendix "
+        f"trained ({seeds_trained(rows)}). *Paper*: Jaderberg et al. (2015), appendix "
         "A.1, one number per row (the same paper number stands beside our affine and TPS "
         "variants). Every model has the CNN's parameter count within 10% "
         "(`torchstn models --dataset addition --model MODEL`); the 2xST-FCNs' two "
@@ -88,11 +89,11 @@ def write_figure(runs_dir: str | os.PathLike, results_dir: str | os.PathLike, *,
     return None
 
 
-def write_report(rows: list[dict[str, Any]], results_dir: str | os.PathLike, seeds: int,
+def write_report(rows: list[dict[str, Any]], results_dir: str | os.PathLike,
                  figure: Path | None = None) -> tuple[Path, Path]:
     """Write ``addition.json`` (one object per model) and ``addition.md``; their paths."""
     if figure is None:  # keep showing a figure drawn earlier
         figure = next((p for m in FIGURE_MODELS if (p := figure_path(results_dir, m)).exists()),
                       None)
     return write_files(rows, results_dir, JSON_NAME, MD_NAME,
-                       render_markdown(rows, seeds, figure))
+                       render_markdown(rows, figure))

@@ -64,10 +64,10 @@ def report(opts: Options, log: TextIO | None = None, figures: bool | None = None
         rows = collect(ctx, all_cells(opts.experiment))
         figure = (module.write_figure(opts.runs_dir, opts.results_dir, data_root=opts.data_root,
                                       fake=opts.fake, log=log) if draw else None)
-        paths = module.write_report(rows, opts.results_dir, opts.seeds, figure)
+        paths = module.write_report(rows, opts.results_dir, figure)
         print(f"torchstn reproduce: wrote {paths[0]} and {paths[1]}", file=log, flush=True)
         return paths
-    paths = write_report(collect(ctx), opts.results_dir, opts.seeds)
+    paths = write_report(collect(ctx), opts.results_dir)
     print(f"torchstn reproduce: wrote {paths[0]} and {paths[1]}", file=log, flush=True)
     if draw:
         write_figures(opts.runs_dir, opts.results_dir, data_root=opts.data_root,

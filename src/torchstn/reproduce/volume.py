@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import report
 from .figures import FIGURE_ROWS, FIGURES_DIR, draw, finished_run
 from .recipes import Cell
 from .report import experiment_head, experiment_tail, fmt_error, model_title, write_files
@@ -23,7 +24,7 @@ MD_NAME = "3d.md"
 FIGURE_MODEL = "st3d-cnn"
 
 
-def render_markdown(rows: list[dict[str, Any]], seeds: int, figure: Path | None) -> str:
+def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
     lines = [
         *experiment_head(rows, "3D MNIST: test error (%)", "3d"),
         "Each MNIST digit extruded into a slab 8 voxels thick, turned by three random angles "
@@ -33,8 +34,8 @@ def render_markdown(rows: list[dict[str, Any]], seeds: int, figure: Path | None)
         "*CNN* takes it from the volume as it is (average-pooled 2x2x2), *3D ST-CNN* from the "
         "output volume of a 3D affine spatial transformer (30x30x30, trilinear), trained end to "
         "end from the labels only. *Ours*: error on the fixed test set (`torchstn.data.test_set"
-        f"('3d')`: the 10,000 test digits, test seed 0), the mean over the seeds trained (the "
-        f"recipe asks for {seeds}). The paper reports no number for this experiment.",
+        f"('3d')`: the 10,000 test digits, test seed 0), the mean over the seeds trained "
+        f"({report.seeds_trained(rows)}). The paper reports no number for this experiment.",
         "",
         "| Model | Ours (%) |",
         "|---|---|",
@@ -64,10 +65,10 @@ def write_figure(runs_dir: str | os.PathLike, results_dir: str | os.PathLike, *,
                 log=log)
 
 
-def write_report(rows: list[dict[str, Any]], results_dir: str | os.PathLike, seeds: int,
+def write_report(rows: list[dict[str, Any]], results_dir: str | os.PathLike,
                  figure: Path | None = None) -> tuple[Path, Path]:
     """Write ``3d.json`` (one object per model) and ``3d.md``; their paths."""
     if figure is None and figure_path(results_dir).exists():  # keep showing an earlier one
         figure = figure_path(results_dir)
     return write_files(rows, results_dir, JSON_NAME, MD_NAME,
-                       render_markdown(rows, seeds, figure))
+                       render_markdown(rows, figure))
