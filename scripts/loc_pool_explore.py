@@ -4,6 +4,7 @@
     python scripts/loc_pool_explore.py --loc-pool 2 --epochs 70 --out runs/explore/addition
     python scripts/loc_pool_explore.py --dataset r --model st-fcn-aff --loc-pool 2
     python scripts/loc_pool_explore.py --model 2xst-fcn-tps --weight-decay 0 --epochs 70
+    python scripts/loc_pool_explore.py --model 2xst-fcn-tps --pool 3 --epochs 70
 
 An ST-FCN's localisation net is three fully connected layers of 32 units; its first layer, fed
 the input at the classifier's resolution, takes a large share of the parameter budget that every
@@ -18,6 +19,11 @@ Measured 2026-11-26 on the development machine (2 vCPU AMD EPYC Zen 4, one threa
 sharing the cores), addition, 2xst-fcn-aff, 70 epochs, seed 0: validation error 16.09% with
 --loc-pool 2 (classifier 35/35) and 9.93% with --loc-pool 4 (classifier 58/58). The registry's
 parallel ST-FCNs now use the latter (`torchstn.models.registry.localization_pool`).
+
+``--pool`` changes the average pool after the transformers instead (the registry's: 2 on 42x42),
+the budget unchanged. 2026-11-28, the 2-vCPU Intel Xeon VM: addition, 70 epochs, seed 0, pool 3
+(classifier 115/115): 2xst-fcn-tps 6.69% (pool 2: 11.28%), 2xst-fcn-aff 6.47%
+(results/recipe_study.md, session 14).
 """
 
 from __future__ import annotations
@@ -40,15 +46,18 @@ from torchstn.train.config import TrainConfig
 MNIST_TRAIN = 60_000
 
 
-def build(name: str, in_shape, num_classes: int, loc_pool: int) -> DigitClassifier:
+def build(name: str, in_shape, num_classes: int, loc_pool: int,
+          pool: int | None = None) -> DigitClassifier:
     """``name`` (an ST-FCN or ``2xst-fcn-*`` model) with its localisation nets' input pooled
-    ``loc_pool`` times and the classifier's width fitted to the data set's parameter budget
+    ``loc_pool`` times, the transformer's output pooled ``pool`` times (None: the registry's)
+    and the classifier's width fitted to the data set's parameter budget
     (:func:`torchstn.models.registry.model_spec`)."""
-    spec = registry.model_spec(name, tuple(in_shape), num_classes, loc_pool)
+    spec = registry.model_spec(name, tuple(in_shape), num_classes, loc_pool, pool)
     model = registry.build_from_spec(spec)
     target = count_parameters(registry.build_model("cnn", in_shape, num_classes))
-    print(f"{name} loc-pool {loc_pool}: classifier widths {'/'.join(map(str, spec.widths))}, "
-          f"total {count_parameters(model)} (CNN {target})", flush=True)
+    print(f"{name} loc-pool {loc_pool}, pool {spec.pool}: classifier widths "
+          f"{'/'.join(map(str, spec.widths))}, total {count_parameters(model)} (CNN {target})",
+          flush=True)
     return model
 
 
@@ -87,6 +96,8 @@ def main() -> None:
     p.add_argument("--dataset", default="addition", choices=sorted(RECIPES))
     p.add_argument("--model", default="2xst-fcn-aff", help="an ST-FCN model of the data set")
     p.add_argument("--loc-pool", type=int, default=4)
+    p.add_argument("--pool", type=int, help="the transformer output's average pool, instead of "
+                   "the registry's (2 on 42x42 inputs); the parameter budget stays the same")
     p.add_argument("--epochs", type=int, default=70)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
@@ -96,13 +107,15 @@ def main() -> None:
     a = p.parse_args()
     changed = {k: v for k, v in (("lr", a.lr), ("weight_decay", a.weight_decay)) if v is not None}
     tag = "".join(f"-{k.replace('_', '')}{v:g}" for k, v in changed.items())
+    tag += "" if a.pool is None else f"-pool{a.pool}"
     out = Path(a.out) / f"{a.dataset}-{a.model}-locpool{a.loc_pool}-e{a.epochs}{tag}-seed{a.seed}"
     error = train_on_validation(
         a.dataset, a.model, a.epochs, a.seed, a.threads, out,
-        lambda name, in_shape, num_classes: build(name, in_shape, num_classes, a.loc_pool),
+        lambda name, in_shape, num_classes: build(name, in_shape, num_classes, a.loc_pool,
+                                                  a.pool),
         changed)
     if error is not None:
-        report({"dataset": a.dataset, "model": a.model, "loc_pool": a.loc_pool,
+        report({"dataset": a.dataset, "model": a.model, "loc_pool": a.loc_pool, "pool": a.pool,
                 "epochs": a.epochs, "seed": a.seed, **changed, "validation_error": error}, out)
 
 if __name__ == "__main__":

@@ -149,3 +149,20 @@ def test_model_spec_refits_the_classifier_to_another_localisation_pool():
     assert abs(count_parameters(build_from_spec(finer)) - target) <= TOLERANCE * target
     with pytest.raises(ValueError, match="loc_pool"):
         model_spec("2xst-fcn-aff", (2, 42, 42), 19, 0)
+
+
+def test_model_spec_refits_the_classifier_to_another_output_pool():
+    default = model_spec("2xst-fcn-tps", (2, 42, 42), 19)
+    assert model_spec("2xst-fcn-tps", (2, 42, 42), 19, pool=2) == default
+    coarser = model_spec("2xst-fcn-tps", (2, 42, 42), 19, loc_pool=4, pool=3)
+    # 4 x 14 x 14 classifier inputs instead of 4 x 21 x 21: wider layers for the same budget,
+    # which stays the CNN's at the default pool
+    assert (coarser.pool, coarser.localization_pool) == (3, 4)
+    assert coarser.widths[0] > default.widths[0]
+    model = build_from_spec(coarser)
+    target = count_parameters(build_model("cnn", (2, 42, 42), 19))
+    assert abs(count_parameters(model) - target) <= TOLERANCE * target
+    assert model(torch.rand(2, 2, 42, 42)).shape == (2, 19)
+    assert ModelSpec.from_dict(coarser.to_dict()) == coarser  # a saved run reloads as built
+    with pytest.raises(ValueError, match="pool"):
+        model_spec("2xst-fcn-tps", (2, 42, 42), 19, pool=0)

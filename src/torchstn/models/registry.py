@@ -235,10 +235,12 @@ def fit_width(count: Callable[[int], int], target: int) -> int:
 
 @functools.lru_cache(maxsize=256)
 def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
-               loc_pool: int | None = None) -> ModelSpec:
+               loc_pool: int | None = None, pool: int | None = None) -> ModelSpec:
     """The parameter-matched spec of model ``name`` for inputs ``in_shape`` and ``num_classes``;
-    ``loc_pool``: the ST-FCN localisation nets' input pool, if not :func:`localization_pool`'s
-    (an exploration knob: ``scripts/loc_pool_explore.py``)."""
+    ``loc_pool``: the ST-FCN localisation nets' input pool, if not :func:`localization_pool`'s;
+    ``pool``: the average pool after the transformer, if not :func:`default_pool`'s (the
+    parameter budget stays the CNN's at the default pool). Both are exploration knobs:
+    ``scripts/loc_pool_explore.py``."""
     kind, _ = parse_name(name)
     in_shape = check_size(tuple(in_shape), 3, "in_shape")
     (num_classes,) = check_size(num_classes, 1, "num_classes")
@@ -247,9 +249,14 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
             raise ValueError(f"model {name!r}: expected a volume (D, H, W) of at least "
                              f"{VIEW_POOL * MNIST_SIDE} voxels a side, got {in_shape}")
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, VIEW_POOL)
-    pool = default_pool(in_shape)
-    target = count_on_meta(cnn_classifier, _pooled(in_shape, pool), num_classes, BASE_CNN_WIDTHS)
-    if name == "cnn":
+    base_pool = default_pool(in_shape)
+    target = count_on_meta(cnn_classifier, _pooled(in_shape, base_pool), num_classes,
+                           BASE_CNN_WIDTHS)
+    if pool is None:
+        pool = base_pool
+    elif not isinstance(pool, int) or pool < 1:
+        raise ValueError(f"pool: expected a positive integer or None, got {pool!r}")
+    if name == "cnn" and pool == base_pool:
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
     # built only to be counted: on a forked RNG, so that the spec cache being cold or warm
     # cannot change the random draws of the model built next (its initialisation)
