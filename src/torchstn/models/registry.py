@@ -233,6 +233,15 @@ def fit_width(count: Callable[[int], int], target: int) -> int:
     return min((lo, hi), key=lambda w: abs(count(w) - target))
 
 
+def _pool_or(value: int | None, default: int, name: str) -> int:
+    """``value`` (a pool factor given by the caller) checked, or ``default`` when it is None."""
+    if value is None:
+        return default
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer or None, got {value!r}")
+    return value
+
+
 @functools.lru_cache(maxsize=256)
 def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
                loc_pool: int | None = None, pool: int | None = None) -> ModelSpec:
@@ -252,18 +261,12 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
     base_pool = default_pool(in_shape)
     target = count_on_meta(cnn_classifier, _pooled(in_shape, base_pool), num_classes,
                            BASE_CNN_WIDTHS)
-    if pool is None:
-        pool = base_pool
-    elif not isinstance(pool, int) or pool < 1:
-        raise ValueError(f"pool: expected a positive integer or None, got {pool!r}")
+    pool = _pool_or(pool, base_pool, "pool")
     if name == "cnn" and pool == base_pool:
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
+    loc_pool = _pool_or(loc_pool, localization_pool(name, pool), "loc_pool")
     # built only to be counted: on a forked RNG, so that the spec cache being cold or warm
     # cannot change the random draws of the model built next (its initialisation)
-    if loc_pool is None:
-        loc_pool = localization_pool(name, pool)
-    elif not isinstance(loc_pool, int) or loc_pool < 1:
-        raise ValueError(f"loc_pool: expected a positive integer or None, got {loc_pool!r}")
     with torch.random.fork_rng(devices=[]):
         transformer = _transformer(name, in_shape, pool, loc_pool)
     loc = 0 if transformer is None else count_parameters(transformer)
