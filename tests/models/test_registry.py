@@ -12,7 +12,7 @@ from torchstn.models import (
     parameter_table,
     parse_name,
 )
-from torchstn.models.registry import default_pool, fit_width, model_spec
+from torchstn.models.registry import default_pool, fit_width, model_spec, transformer_pool
 
 SHAPES = {"r": ((1, 28, 28), 10), "rts": ((1, 42, 42), 10), "tc": ((1, 60, 60), 10),
           "addition": ((2, 42, 42), 19)}
@@ -122,9 +122,24 @@ def test_absurd_records_are_refused_before_allocation(change):
         ModelSpec.from_dict(d)
 
 
+def test_parallel_st_fcn_outputs_are_pooled_to_one_outputs_size():
+    # addition: one output pooled 2x is 2 x 21 x 21 = 882 values; two pooled 2x would be 1764,
+    # pooled 3x 4 x 14 x 14 = 784 <= 882
+    assert transformer_pool("2xst-fcn-tps", (2, 42, 42)) == 3
+    assert transformer_pool("st-fcn-tps", (2, 42, 42)) == 2
+    assert transformer_pool("2xst-fcn-aff", (1, 28, 28)) == 2  # 2 x 14 x 14 <= 1 x 28 x 28
+    assert transformer_pool("st-fcn-aff", (1, 28, 28)) == 1
+    # ST-CNNs, FCN and CNN keep the default pool
+    for name in ("2xst-cnn-aff", "fcn", "cnn"):
+        assert transformer_pool(name, (2, 42, 42)) == default_pool((2, 42, 42))
+    spec = model_spec("2xst-fcn-tps", (2, 42, 42), 19)
+    assert spec.pool == 3
+    assert build_from_spec(spec)(torch.rand(2, 2, 42, 42)).shape == (2, 19)
+
+
 def test_parallel_st_fcn_localisation_nets_see_the_input_pooled_per_copy():
     spec = build_model("2xst-fcn-aff", (2, 42, 42), 19).spec
-    assert (spec.pool, spec.loc_pool, spec.localization_pool) == (2, 4, 4)
+    assert (spec.pool, spec.loc_pool, spec.localization_pool) == (3, 4, 4)
     first = build_from_spec(spec).transformer.branches[0].localization
     assert first[0].k == 4  # AvgPool(4): the net reads 2x10x10
     assert build_model("st-fcn-aff", (2, 42, 42), 19).spec.loc_pool is None
@@ -132,7 +147,7 @@ def test_parallel_st_fcn_localisation_nets_see_the_input_pooled_per_copy():
     # the record says so, and a record without it (made before) rebuilds the old nets
     assert ModelSpec.from_dict(spec.to_dict()) == spec
     old = {k: v for k, v in spec.to_dict().items() if k != "loc_pool"}
-    rebuilt = build_from_spec(ModelSpec.from_dict({**old, "widths": [35, 35]}))
+    rebuilt = build_from_spec(ModelSpec.from_dict({**old, "widths": [35, 35], "pool": 2}))
     assert rebuilt.spec.localization_pool == 2
     assert rebuilt.transformer.branches[0].localization[0].k == 2
     with pytest.raises(ValueError, match="loc_pool"):
@@ -144,7 +159,7 @@ def test_model_spec_refits_the_classifier_to_another_localisation_pool():
     assert model_spec("2xst-fcn-aff", (2, 42, 42), 19, 4) == default
     finer = model_spec("2xst-fcn-aff", (2, 42, 42), 19, 2)
     # the nets that see more of the input take more of the budget: a narrower classifier
-    assert finer.loc_pool is None and finer.widths[0] < default.widths[0]
+    assert finer.localization_pool == 2 and finer.widths[0] < default.widths[0]
     target = count_parameters(build_model("cnn", (2, 42, 42), 19))
     assert abs(count_parameters(build_from_spec(finer)) - target) <= TOLERANCE * target
     with pytest.raises(ValueError, match="loc_pool"):
@@ -152,13 +167,14 @@ def test_model_spec_refits_the_classifier_to_another_localisation_pool():
 
 
 def test_model_spec_refits_the_classifier_to_another_output_pool():
-    default = model_spec("2xst-fcn-tps", (2, 42, 42), 19)
-    assert model_spec("2xst-fcn-tps", (2, 42, 42), 19, pool=2) == default
+    finer = model_spec("2xst-fcn-tps", (2, 42, 42), 19, loc_pool=4, pool=2)
     coarser = model_spec("2xst-fcn-tps", (2, 42, 42), 19, loc_pool=4, pool=3)
+    assert model_spec("2xst-fcn-tps", (2, 42, 42), 19) == coarser  # transformer_pool's
     # 4 x 14 x 14 classifier inputs instead of 4 x 21 x 21: wider layers for the same budget,
     # which stays the CNN's at the default pool
     assert (coarser.pool, coarser.localization_pool) == (3, 4)
-    assert coarser.widths[0] > default.widths[0]
+    assert (finer.pool, finer.localization_pool) == (2, 4)
+    assert coarser.widths[0] > finer.widths[0]
     model = build_from_spec(coarser)
     target = count_parameters(build_model("cnn", (2, 42, 42), 19))
     assert abs(count_parameters(model) - target) <= TOLERANCE * target
