@@ -270,7 +270,7 @@ def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
     for seed, record in sorted(ctx.recorded.get((cell.dataset, cell.model), {}).items()):
         if seed in done:
             continue
-        changes = record_changes(record, cell.dataset)
+        changes = record_changes(record, cell.dataset, ctx.root)
         if changes:  # kept whole, so that the next report still knows it (recorded_runs)
             superseded.append({**record, "seed": seed, "changes": changes,
                                "source": SOURCE_RECORD})

@@ -1,23 +1,27 @@
-"""Runs of an older recipe: a column's results are those of its *current* recipe only.
+"""Runs of an older recipe or model: a column's results are those of its *current* recipe only.
 
 When a column's recipe changes (:data:`torchstn.reproduce.recipes.RECIPES`), its finished runs
-were trained with the old one. Mixing them into the new column's mean would break the rule of
-Table 1 (one recipe per column), so such a run is *superseded*: the report leaves it out of the
-mean (and names it), and the driver trains that seed again after moving the old run folder to
-``<model>/superseded/`` (nothing is deleted). A run is compared on :data:`RECIPE_FIELDS` only,
-with the optimiser defaults filled in; settings that do not change what is learnt (threads,
-device, data folder, prefetch, storage) never supersede a run.
+were trained with the old one; when the registry changes a model's architecture (a pool, the
+widths), its runs trained an older model. Mixing them into the new column's mean would break the
+rule of Table 1 (one recipe per column), so such a run is *superseded*: the report leaves it out
+of the mean (and names it), and the driver trains that seed again after moving the old run
+folder to ``<model>/superseded/`` (nothing is deleted). A run is compared on
+:data:`RECIPE_FIELDS`, with the optimiser defaults filled in, and on its saved model record
+(:func:`spec_changes`); settings that do not change what is learnt (threads, device, data
+folder, prefetch, storage) never supersede a run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import time
 from pathlib import Path
 from typing import Any
 
 from ..train.config import TrainConfig
+from .provenance import repo_root
 from .recipes import recipe
 
 RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
@@ -47,17 +51,56 @@ def config_changes(config: dict[str, Any] | None, dataset: str) -> dict[str, lis
         return {}
 
 
-def record_changes(record: dict[str, Any], dataset: str) -> dict[str, list[Any]]:
-    """:func:`recipe_changes` of a run the committed report records, from its ``command``
-    (a ``torchstn train ...`` line); empty when it has none that parses."""
-    command = record.get("command")
-    if not isinstance(command, str):
+def spec_changes(spec: dict[str, Any] | None, dataset: str) -> dict[str, list[Any]]:
+    """``{field: [the run's value, the registry's]}`` for every field of a run's model record
+    (``ModelSpec.to_dict()``, saved with its weights) that departs from the model the registry
+    builds now for ``dataset``: a run of an older architecture. Empty when they agree or when
+    there is nothing to compare."""
+    from ..models import ModelSpec
+    from ..models.registry import dataset_info, model_spec
+
+    if not isinstance(spec, dict):
         return {}
     try:
-        config = config_from_command(command)
-    except ValueError:
+        have = ModelSpec.from_dict(spec).to_dict()
+        want = model_spec(have["name"], *dataset_info(dataset)).to_dict()
+    except (ValueError, KeyError, TypeError):
         return {}
-    return recipe_changes(config, dataset)
+    return {k: [have.get(k), want.get(k)] for k in sorted(have.keys() | want.keys())
+            if have.get(k) != want.get(k)}
+
+
+def model_file_changes(path: str | os.PathLike, dataset: str) -> dict[str, list[Any]]:
+    """:func:`spec_changes` of the model record in ``path`` (a model file or a run folder);
+    empty when there is no readable model there."""
+    from ..io import read_model_file
+
+    try:
+        _, record = read_model_file(path)
+    except (OSError, ValueError, RuntimeError):
+        return {}
+    return spec_changes(record.get("model"), dataset)
+
+
+def record_changes(record: dict[str, Any], dataset: str,
+                   root: str | os.PathLike | None = None) -> dict[str, list[Any]]:
+    """How a run the committed report records departs from column ``dataset``: the
+    :func:`recipe_changes` of its ``command`` (a ``torchstn train ...`` line) and the
+    :func:`model_file_changes` of its ``checkpoint`` (relative to ``root``, by default the
+    repository's); empty when neither can be read."""
+    changes: dict[str, list[Any]] = {}
+    command = record.get("command")
+    if isinstance(command, str):
+        try:
+            changes.update(recipe_changes(config_from_command(command), dataset))
+        except ValueError:
+            pass
+    checkpoint = record.get("checkpoint")
+    if isinstance(checkpoint, str):
+        path = Path(repo_root() if root is None else root) / checkpoint
+        if path.is_file():
+            changes.update(model_file_changes(path, dataset))
+    return changes
 
 
 def config_from_command(command: str) -> TrainConfig:

@@ -24,7 +24,7 @@ from ..train.config import CONFIG_FILE, TrainConfig
 from ..train.metrics import read_metrics
 from ..train.run_dir import RUN_FILES, SUMMARY_FILE
 from .recipes import DEFAULT_SEEDS, EXPERIMENTS, Cell, all_cells, experiment_of, recipe
-from .superseded import config_changes
+from .superseded import config_changes, model_file_changes
 
 RUNS_DIR = "runs/table1"
 RESULTS_DIR = "results"
@@ -127,9 +127,11 @@ def run_state(path: str | os.PathLike) -> RunState:
 
 
 def folder_changes(path: Path, dataset: str) -> dict[str, list[Any]]:
-    """How the run in folder ``path`` departs from its column's current recipe
-    (:func:`torchstn.reproduce.superseded.config_changes` of its ``config.json``)."""
-    return config_changes(read_json(path / CONFIG_FILE), dataset)
+    """How the run in folder ``path`` departs from its column's current recipe and model
+    (:func:`torchstn.reproduce.superseded.config_changes` of its ``config.json``,
+    :func:`~torchstn.reproduce.superseded.model_file_changes` of its model file)."""
+    return {**config_changes(read_json(path / CONFIG_FILE), dataset),
+            **model_file_changes(path, dataset)}
 
 
 @contextmanager
