@@ -1,25 +1,36 @@
-"""Runs of an older recipe: compared field by field, left out of the report, trained again."""
+"""Runs of an older recipe or model: compared field by field, left out of the report, trained
+again."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from torchstn.cli.main import main
+from torchstn.io import read_model_file, save_model
+from torchstn.models import ModelSpec, build_from_spec
 from torchstn.reproduce import driver, evaluation, jobs, recipes, table1
 from torchstn.reproduce.recipes import Cell, recipe
 from torchstn.reproduce.superseded import (
     SUPERSEDED_DIR,
     config_changes,
     config_from_command,
+    model_file_changes,
     recipe_changes,
     record_changes,
     set_aside,
+    spec_changes,
 )
 from torchstn.train.config import TrainConfig
 
 from .test_table1 import dirs, make_run
+
+
+def load_spec(path) -> ModelSpec:
+    """The model record of run folder ``path``."""
+    return ModelSpec.from_dict(read_model_file(path)[1]["model"])
 
 
 def config(dataset: str = "rts", **changes) -> TrainConfig:
@@ -115,7 +126,7 @@ def test_a_recipe_change_supersedes_finished_runs(tmp_path, monkeypatch, capsys)
 
     assert main(report_args) == 0
     md = (tmp_path / "results" / "table1.md").read_text()
-    assert "Runs of an older recipe, not counted" in md and "R CNN seeds 0, 1 (lr" in md
+    assert "Runs of an older recipe or model, not counted" in md and "R CNN seeds 0, 1 (lr" in md
     assert f"test errors {before[0]:.2f}, {before[1]:.2f}%" in md  # from the cached tests
 
     argvs = []
@@ -160,3 +171,48 @@ def test_recorded_runs_of_an_older_recipe_are_trained_again(tmp_path, monkeypatc
         runs, tmp_path / "ck", fake=True, recorded=evaluation.recorded_runs(report)))
     assert [(x["seed"], x["command"]) for x in again["superseded"]] == [(0, cmd)]
     assert again["runs"] == []
+
+
+def test_a_model_record_is_compared_with_the_registrys_model():
+    # the addition 2xST-FCNs as trained before their outputs were pooled 3x
+    old = {"name": "2xst-fcn-tps", "in_shape": [2, 42, 42], "num_classes": 19,
+           "widths": [57, 57], "pool": 2, "loc_pool": 4}
+    changes = spec_changes(old, "addition")
+    assert sorted(changes) == ["pool", "widths"] and changes["pool"] == [2, 3]
+    assert changes["widths"][0] == [57, 57] and changes["widths"][1][0] > 57
+    now = {**old, "pool": 3, "widths": changes["widths"][1]}
+    assert spec_changes(now, "addition") == {}
+    # nothing to compare: no record, a broken one, an unknown model
+    for bad in (None, {}, {**old, "pool": "x"}, {**old, "name": "nope"}):
+        assert spec_changes(bad, "addition") == {}
+
+
+def test_a_run_of_an_older_architecture_is_superseded(tmp_path):
+    """A finished run whose saved model is not the one the registry builds now (other widths)
+    is left out of the report and trained again; so is a recorded run whose checkpoint is."""
+    runs = tmp_path / "runs"
+    cell = Cell("r", "st-fcn-aff")
+    path = make_run(runs, "r", "st-fcn-aff", 0)
+    assert table1.folder_changes(path, "r") == {}
+    assert [j.action for j in jobs.plan([cell], 1, runs)] == ["skip"]
+    spec = load_spec(path)
+    older = dataclasses.replace(spec, widths=tuple(w + 1 for w in spec.widths))
+    save_model(build_from_spec(older), path / "model.safetensors", dataset="r")
+    want = {"widths": [list(older.widths), list(spec.widths)]}
+    assert table1.folder_changes(path, "r") == want == model_file_changes(path, "r")
+    planned = jobs.plan([cell], 1, runs)
+    assert [j.action for j in planned] == ["retrain"]
+    assert (f"widths {list(older.widths)} (model now {list(spec.widths)})"
+            in planned[0].describe())
+    row = evaluation.cell_result(cell, evaluation.Context(runs, tmp_path / "ck", fake=True))
+    assert row["runs"] == [] and row["superseded"][0]["changes"] == want
+
+    # a record of the committed report: its checkpoint (relative to the root) is read
+    cmd = table1.show("train", table1.train_args(cell, 0, path))
+    save_model(build_from_spec(spec), tmp_path / "now.safetensors", dataset="r")
+    record = {"seed": 0, "command": cmd, "checkpoint": "now.safetensors"}
+    assert record_changes(record, "r", root=tmp_path) == {}
+    assert record_changes({**record, "checkpoint": "seed0/model.safetensors"}, "r",
+                          root=path.parent) == want
+    assert record_changes({**record, "checkpoint": "absent.safetensors"}, "r",
+                          root=tmp_path) == {}

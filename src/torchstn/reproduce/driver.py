@@ -104,8 +104,8 @@ def reproduce_table1(opts: Options, *, dry_run: bool = False, report_only: bool 
             print(job.describe(), file=out)
         count = {a: sum(j.action == a for j in jobs)
                  for a in ("train", "retrain", "resume", "skip", "recorded", "busy")}
-        print(f"{count['train']} to train, {count['retrain']} to train again (older recipe), "
-              f"{count['resume']} to resume, "
+        print(f"{count['train']} to train, {count['retrain']} to train again "
+              f"(older recipe or model), {count['resume']} to resume, "
               f"{count['skip'] + count['recorded']} done, {count['busy']} being trained "
               f"elsewhere; then the report in {opts.results_dir}", file=out)
         return 0

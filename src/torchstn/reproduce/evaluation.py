@@ -114,7 +114,7 @@ def recorded_runs(path: str | os.PathLike) -> dict[tuple[str, str], dict[int, di
     out: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for row in rows if isinstance(rows, list) else []:
         runs = {int(r["seed"]): r for r in row.get("runs") or [] if "seed" in r}
-        for r in row.get("superseded") or []:  # runs of an older recipe: compared again
+        for r in row.get("superseded") or []:  # runs of an older recipe or model: compared again
             if "seed" in r and "command" in r:
                 runs.setdefault(int(r["seed"]), r)
         if runs:
@@ -249,7 +249,8 @@ def _same(values: list[Any]) -> Any:
 
 def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
     """Everything the report says about one cell; ``error`` etc. are None when not run. Runs of
-    an older recipe than the column's current one are listed in ``superseded``, not counted."""
+    an older recipe or model than the column's current ones are listed in ``superseded``, not
+    counted."""
     runs, unfinished, problems, superseded = [], [], [], []
     for seed, path in seed_dirs(ctx.runs_dir, cell):
         state = run_state(path)

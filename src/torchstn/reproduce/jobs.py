@@ -53,7 +53,8 @@ INTERRUPTED = 130  # exit code of an interrupted `torchstn train`
 class Job:
     """One cell and seed: ``action`` is ``"train"``, ``"resume"``, ``"skip"`` (done here),
     ``"recorded"`` (no run folder here, but the committed report has the run), ``"busy"`` or
-    ``"retrain"`` (the folder's run used an older recipe: set aside, then trained again)."""
+    ``"retrain"`` (the folder's run used an older recipe or model: set aside, then trained
+    again)."""
 
     cell: Cell
     seed: int
@@ -61,7 +62,7 @@ class Job:
     action: str
     state: RunState
     args: list[str] = field(default_factory=list)  # `torchstn train` arguments of a fresh start
-    changes: dict[str, list[Any]] = field(default_factory=dict)  # older recipe -> current
+    changes: dict[str, list[Any]] = field(default_factory=dict)  # older recipe/model -> current
 
     def describe(self) -> str:
         where = f"{self.cell.key} seed {self.seed}"
@@ -73,7 +74,8 @@ class Job:
         if self.action == "busy":
             return f"busy    {where}: being trained by process {st.locked_by}"
         if self.action == "retrain":
-            return (f"retrain {where}: its run used an older recipe ({describe(self.changes)}); "
+            return (f"retrain {where}: its run used an older recipe or model "
+                    f"({describe(self.changes)}); "
                     f"it moves to {self.path.parent / SUPERSEDED_DIR}, then: "
                     f"{show('train', self.args)}")
         if self.action == "resume":
@@ -227,7 +229,7 @@ def train_job(job: Job, *, threads: int | None = None, data_root: str | None = N
             if folder_changes(job.path, job.cell.dataset):
                 moved = set_aside(job.path, keep=(LOCK_FILE,))
                 print(f"torchstn reproduce: {job.cell.key} seed {job.seed}: the run of the older "
-                      f"recipe moved to {moved}", file=log, flush=True)
+                      f"recipe or model moved to {moved}", file=log, flush=True)
                 state = run_state(job.path)
             job = dataclasses.replace(job, action="train", state=state)
         if state.status == "done":

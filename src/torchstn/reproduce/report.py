@@ -181,7 +181,8 @@ def detail_table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def superseded_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """A paragraph naming, cell by cell, the runs of an older recipe that the means leave out,
+    """A paragraph naming, cell by cell, the runs of an older recipe or model that the means
+    leave out,
     with their test errors where the committed report had them (none: [])."""
     from .superseded import describe
 
@@ -199,9 +200,9 @@ def superseded_lines(rows: list[dict[str, Any]]) -> list[str]:
                      f"({'; '.join(changes)}{shown})")
     if not items:
         return []
-    return ["", "**Runs of an older recipe, not counted** (their column's recipe changed since; "
-            "the driver trains these seeds again and moves the old run folders to "
-            f"`superseded/`): {'; '.join(items)}."]
+    return ["", "**Runs of an older recipe or model, not counted** (their column's recipe or the "
+            "registry's model changed since; the driver trains these seeds again and moves the "
+            f"old run folders to `superseded/`): {'; '.join(items)}."]
 
 
 def recipe_table(datasets: tuple[str, ...] = tuple(COLUMNS)) -> list[str]:

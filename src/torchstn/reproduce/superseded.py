@@ -124,8 +124,10 @@ class _QuietParser(argparse.ArgumentParser):
 
 
 def describe(changes: dict[str, list[Any]]) -> str:
-    """``"weight_decay 0.01 (recipe 0.1), epochs 70 (recipe 140)"``."""
-    return ", ".join(f"{k} {had} (recipe {want})" for k, (had, want) in changes.items())
+    """``"weight_decay 0.01 (recipe 0.1), pool 2 (model now 3)"``: recipe fields, then the
+    model record's."""
+    return ", ".join(f"{k} {had} ({'recipe' if k in RECIPE_FIELDS else 'model now'} {want})"
+                     for k, (had, want) in changes.items())
 
 
 def set_aside(path: Path, keep: tuple[str, ...] = ()) -> Path:
