@@ -20,10 +20,11 @@ sharing the cores), addition, 2xst-fcn-aff, 70 epochs, seed 0: validation error 
 --loc-pool 2 (classifier 35/35) and 9.93% with --loc-pool 4 (classifier 58/58). The registry's
 parallel ST-FCNs now use the latter (`torchstn.models.registry.localization_pool`).
 
-``--pool`` changes the average pool after the transformers instead (the registry's: 2 on 42x42),
-the budget unchanged. 2026-11-28, the 2-vCPU Intel Xeon VM: addition, 70 epochs, seed 0, pool 3
-(classifier 115/115): 2xst-fcn-tps 6.69% (pool 2: 11.28%), 2xst-fcn-aff 6.47%
-(results/recipe_study.md, session 14).
+``--pool`` changes the average pool after the transformers instead, the budget unchanged (by
+default the registry's: 2 on 42x42 for one transformer; 3 for the 2xST-FCNs since 2026-11-28,
+`torchstn.models.registry.transformer_pool`, 2 before). 2026-11-28, the 2-vCPU Intel Xeon VM:
+addition, 70 epochs, seed 0, pool 3 (classifier 115/115): 2xst-fcn-tps 6.69% (pool 2: 11.28%),
+2xst-fcn-aff 6.47% (pool 2: 9.93%) (results/recipe_study.md, session 14). The registry adopted it.
 """
 
 from __future__ import annotations

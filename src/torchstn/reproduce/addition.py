@@ -53,9 +53,10 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
         "A.1, one number per row (the same paper number stands beside our affine and TPS "
         "variants). Every model has the CNN's parameter count within 10% "
         "(`torchstn models --dataset addition --model MODEL`); the 2xST-FCNs' two "
-        "localisation nets see the input average-pooled 4x, which leaves their classifier "
-        "about 58 hidden units instead of 35 (chosen on validation data: "
-        "`scripts/loc_pool_explore.py`). **Bold**: below the paper's.",
+        "localisation nets see the input average-pooled 4x and their two outputs are pooled "
+        "3x (4x14x14, no more values than one transformer's output pooled 2x), which leaves "
+        "their classifier about 115 hidden units instead of 35 (both chosen on validation "
+        "data: `scripts/loc_pool_explore.py`). **Bold**: below the paper's.",
         "",
         *main_table(rows),
         "",
