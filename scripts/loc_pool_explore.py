@@ -5,6 +5,7 @@
     python scripts/loc_pool_explore.py --dataset r --model st-fcn-aff --loc-pool 2
     python scripts/loc_pool_explore.py --model 2xst-fcn-tps --weight-decay 0 --epochs 70
     python scripts/loc_pool_explore.py --model 2xst-fcn-tps --pool 3 --epochs 70
+    python scripts/loc_pool_explore.py --dataset tc --model st-fcn-aff --loc-pool 2 --view 40
 
 An ST-FCN's localisation net is three fully connected layers of 32 units; its first layer, fed
 the input at the classifier's resolution, takes a large share of the parameter budget that every
@@ -48,15 +49,16 @@ MNIST_TRAIN = 60_000
 
 
 def build(name: str, in_shape, num_classes: int, loc_pool: int,
-          pool: int | None = None) -> DigitClassifier:
+          pool: int | None = None, view: int | None = None) -> DigitClassifier:
     """``name`` (an ST-FCN or ``2xst-fcn-*`` model) with its localisation nets' input pooled
-    ``loc_pool`` times, the transformer's output pooled ``pool`` times (None: the registry's)
-    and the classifier's width fitted to the data set's parameter budget
+    ``loc_pool`` times, the transformer's output sampled at ``view`` x ``view`` pixels (None:
+    the input's size) and pooled ``pool`` times (None: the registry's), and the classifier's
+    width fitted to the data set's parameter budget
     (:func:`torchstn.models.registry.model_spec`)."""
-    spec = registry.model_spec(name, tuple(in_shape), num_classes, loc_pool, pool)
+    spec = registry.model_spec(name, tuple(in_shape), num_classes, loc_pool, pool, view)
     model = registry.build_from_spec(spec)
     target = count_parameters(registry.build_model("cnn", in_shape, num_classes))
-    print(f"{name} loc-pool {loc_pool}, pool {spec.pool}: classifier widths "
+    print(f"{name} loc-pool {loc_pool}, view {spec.view}, pool {spec.pool}: classifier widths "
           f"{'/'.join(map(str, spec.widths))}, total {count_parameters(model)} (CNN {target})",
           flush=True)
     return model
@@ -98,7 +100,9 @@ def main() -> None:
     p.add_argument("--model", default="2xst-fcn-aff", help="an ST-FCN model of the data set")
     p.add_argument("--loc-pool", type=int, default=4)
     p.add_argument("--pool", type=int, help="the transformer output's average pool, instead of "
-                   "the registry's (2 on 42x42 inputs); the parameter budget stays the same")
+                   "the registry's (transformer_pool); the parameter budget stays the same")
+    p.add_argument("--view", type=int, help="the side of the transformer's square output, "
+                   "instead of the input's (the output size is free)")
     p.add_argument("--epochs", type=int, default=70)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
@@ -109,15 +113,17 @@ def main() -> None:
     changed = {k: v for k, v in (("lr", a.lr), ("weight_decay", a.weight_decay)) if v is not None}
     tag = "".join(f"-{k.replace('_', '')}{v:g}" for k, v in changed.items())
     tag += "" if a.pool is None else f"-pool{a.pool}"
+    tag += "" if a.view is None else f"-view{a.view}"
     out = Path(a.out) / f"{a.dataset}-{a.model}-locpool{a.loc_pool}-e{a.epochs}{tag}-seed{a.seed}"
     error = train_on_validation(
         a.dataset, a.model, a.epochs, a.seed, a.threads, out,
         lambda name, in_shape, num_classes: build(name, in_shape, num_classes, a.loc_pool,
-                                                  a.pool),
+                                                  a.pool, a.view),
         changed)
     if error is not None:
         report({"dataset": a.dataset, "model": a.model, "loc_pool": a.loc_pool, "pool": a.pool,
-                "epochs": a.epochs, "seed": a.seed, **changed, "validation_error": error}, out)
+                "view": a.view, "epochs": a.epochs, "seed": a.seed, **changed,
+                "validation_error": error}, out)
 
 if __name__ == "__main__":
     main()

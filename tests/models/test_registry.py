@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -182,3 +184,38 @@ def test_model_spec_refits_the_classifier_to_another_output_pool():
     assert ModelSpec.from_dict(coarser.to_dict()) == coarser  # a saved run reloads as built
     with pytest.raises(ValueError, match="pool"):
         model_spec("2xst-fcn-tps", (2, 42, 42), 19, pool=0)
+
+
+def test_an_st_fcn_can_sample_a_smaller_view_for_a_wider_classifier():
+    default = model_spec("st-fcn-aff", (1, 60, 60), 10)
+    assert default.view is None and "view" not in default.to_dict()
+    assert model_spec("st-fcn-aff", (1, 60, 60), 10, view=60) == dataclasses.replace(default,
+                                                                                      view=60)
+    small = model_spec("st-fcn-aff", (1, 60, 60), 10, view=40)
+    # 40x40 pooled 2x: 400 classifier inputs instead of 900, so wider layers for the same budget
+    assert (small.view, small.pool) == (40, 2) and small.widths[0] > default.widths[0]
+    model = build_from_spec(small)
+    assert model.transformer.out_size == (40, 40)
+    assert model.warp(torch.rand(3, 1, 60, 60)).shape == (3, 1, 40, 40)
+    assert model(torch.rand(3, 1, 60, 60)).shape == (3, 10)
+    target = count_parameters(build_model("cnn", (1, 60, 60), 10))
+    assert abs(count_parameters(model) - target) <= TOLERANCE * target
+    assert ModelSpec.from_dict(small.to_dict()) == small and small.to_dict()["view"] == 40
+
+
+@pytest.mark.parametrize("name, view, match", [
+    ("cnn", 40, "only ST-FCN"), ("st-cnn-aff", 40, "only ST-FCN"), ("fcn", 40, "only ST-FCN"),
+    ("st-fcn-aff", 1, "at least the pool"), ("st-fcn-aff", 10**6, "integer side"),
+    ("st-fcn-aff", 40.0, "integer or None"), ("st-fcn-aff", True, "integer or None")])
+def test_a_view_is_refused_where_it_makes_no_sense(name, view, match):
+    with pytest.raises(ValueError, match=match):
+        model_spec(name, (1, 60, 60), 10, view=view)
+
+
+def test_a_record_with_a_bad_view_is_refused():
+    record = model_spec("st-fcn-aff", (1, 60, 60), 10, view=40).to_dict()
+    for bad in (1, -3, 10**6):
+        with pytest.raises(ValueError, match="model record view"):
+            ModelSpec.from_dict({**record, "view": bad})
+    with pytest.raises(ValueError, match="only ST-FCN"):
+        ModelSpec.from_dict({**record, "name": "st-cnn-aff"})

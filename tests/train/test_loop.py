@@ -91,9 +91,9 @@ def test_recompute_trains_like_the_default(tmp_path):
 
 def test_initialisation_does_not_depend_on_the_spec_cache(tmp_path):
     from torchstn.models import build_for_dataset
-    from torchstn.models.registry import model_spec
+    from torchstn.models.registry import cached_model_spec
 
-    model_spec.cache_clear()  # the first build in a process computes the spec...
+    cached_model_spec.cache_clear()  # the first build in a process computes the spec...
     torch.manual_seed(3)
     cold = build_for_dataset("st-fcn-tps", "rts").state_dict()
     torch.manual_seed(3)  # ...later builds find it cached

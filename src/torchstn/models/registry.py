@@ -71,6 +71,7 @@ class ModelSpec:
     widths: tuple[int, ...]
     pool: int
     loc_pool: int | None = None  # the ST-FCN localisation nets' input pool (None: ``pool``)
+    view: int | None = None  # the side of the ST-FCN transformers' square output (None: input's)
 
     @property
     def localization_pool(self) -> int:
@@ -79,7 +80,8 @@ class ModelSpec:
     def to_dict(self) -> dict:
         d = {"name": self.name, "in_shape": list(self.in_shape),
              "num_classes": self.num_classes, "widths": list(self.widths), "pool": self.pool}
-        return d if self.loc_pool is None else {**d, "loc_pool": self.loc_pool}
+        optional = {"loc_pool": self.loc_pool, "view": self.view}
+        return {**d, **{k: v for k, v in optional.items() if v is not None}}
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSpec:
@@ -88,7 +90,8 @@ class ModelSpec:
             spec = cls(name=str(d["name"]), in_shape=tuple(int(v) for v in d["in_shape"]),
                        num_classes=int(d["num_classes"]),
                        widths=tuple(int(v) for v in d["widths"]), pool=int(d["pool"]),
-                       loc_pool=None if d.get("loc_pool") is None else int(d["loc_pool"]))
+                       loc_pool=None if d.get("loc_pool") is None else int(d["loc_pool"]),
+                       view=None if d.get("view") is None else int(d["view"]))
         except (KeyError, TypeError, ValueError) as e:
             got = sorted(d) if isinstance(d, dict) else d
             raise ValueError(f"model record: expected name, in_shape, num_classes, widths, "
@@ -109,8 +112,10 @@ class ModelSpec:
             raise ValueError(f"model record: in_shape {self.in_shape} with pool {self.pool} and "
                              f"loc_pool {self.localization_pool} is "
                              f"out of range (sides 1..{MAX_SIDE})")
+        if self.view is not None:
+            check_view(self.name, self.view, self.pool, "model record view")
         n = count_on_meta(_classifier_builder(kind),
-                          _classifier_input(self.name, self.in_shape, self.pool),
+                          _classifier_input(self.name, self.in_shape, self.pool, self.view),
                           self.num_classes, self.widths)
         if n > MAX_LOAD_PARAMS:
             raise ValueError(f"model record: a classifier of {n} parameters is out of range "
@@ -156,20 +161,33 @@ def _widths(kind: str, w: int) -> tuple[int, ...]:
     return (w, CNN_WIDTH_RATIO * w) if kind == "cnn" else (w, w)
 
 
-def _pooled(in_shape: tuple[int, int, int], pool: int, copies: int = 1) -> tuple[int, int, int]:
-    """The classifier's input: ``copies`` transformer outputs (or the image), concatenated and
-    pooled."""
-    c, h, w = in_shape
+def _pooled(in_shape: tuple[int, int, int], pool: int, copies: int = 1,
+            view: int | None = None) -> tuple[int, int, int]:
+    """The classifier's input: ``copies`` transformer outputs of side ``view`` (None: the
+    input's; or the image), concatenated and pooled."""
+    c, h, w = in_shape if view is None else (in_shape[0], view, view)
     return (c * max(copies, 1), h // pool, w // pool)
 
 
-def _classifier_input(name: str, in_shape: tuple[int, int, int], pool: int
-                      ) -> tuple[int, int, int]:
+def _classifier_input(name: str, in_shape: tuple[int, int, int], pool: int,
+                      view: int | None = None) -> tuple[int, int, int]:
     """``(C, H, W)`` of the classifier's input: a volume model's one-channel view, else
     :func:`_pooled`."""
     if name in VOLUME_MODELS:
         return (1, in_shape[1] // pool, in_shape[2] // pool)
-    return _pooled(in_shape, pool, transformer_copies(name))
+    return _pooled(in_shape, pool, transformer_copies(name), view)
+
+
+def check_view(name: str, view: int, pool: int, what: str = "view") -> int:
+    """``view`` (the side of an ST-FCN transformer's output) checked for model ``name``: only
+    ST-FCNs take one, at least ``pool`` and at most :data:`MAX_SIDE` pixels a side."""
+    kind, transform = parse_name(name)
+    if kind != "fcn" or transform is None or name in VOLUME_MODELS:
+        raise ValueError(f"{what}: only ST-FCN models take an output view, got model {name!r}")
+    if not isinstance(view, int) or not pool <= view <= MAX_SIDE:
+        raise ValueError(f"{what}: expected an integer side in {pool}..{MAX_SIDE} (at least "
+                         f"the pool, {pool}), got {view!r}")
+    return view
 
 
 def transformer_pool(name: str, in_shape: tuple[int, int, int]) -> int:
@@ -209,10 +227,11 @@ def localization_pool(name: str, in_shape: tuple[int, int, int], pool: int) -> i
 
 
 def _transformer(name: str, in_shape: tuple[int, int, int], pool: int,
-                 loc_pool: int | None = None) -> nn.Module | None:
+                 loc_pool: int | None = None, view: int | None = None) -> nn.Module | None:
     """The transformer(s) of model ``name``: None, one, :class:`ParallelTransformers`, or a
     volume model's :class:`~torchstn.models.volume.VolumeView`. ``loc_pool``: the ST-FCN
-    localisation nets' input pool (default ``pool``)."""
+    localisation nets' input pool (default ``pool``); ``view``: the side of the ST-FCN
+    transformers' output (default the input's)."""
     kind, transform = parse_name(name)
     if name in VOLUME_MODELS:
         return VolumeView(None if transform is None else volume_transformer(in_shape, pool), pool)
@@ -221,7 +240,8 @@ def _transformer(name: str, in_shape: tuple[int, int, int], pool: int,
 
     def one() -> SpatialTransformer:
         return (cnn_transformer(in_shape, transform) if kind == "cnn"
-                else fcn_transformer(in_shape, transform, loc_pool or pool))
+                else fcn_transformer(in_shape, transform, loc_pool or pool,
+                                     None if view is None else (view, view)))
 
     copies = transformer_copies(name)
     return one() if copies == 1 else ParallelTransformers(*(one() for _ in range(copies)))
@@ -232,8 +252,9 @@ def build_from_spec(spec: ModelSpec) -> DigitClassifier:
     kind, _ = parse_name(spec.name)
     in_shape = check_size(tuple(spec.in_shape), 3, "in_shape")
     classifier = _classifier_builder(kind)(
-        _classifier_input(spec.name, in_shape, spec.pool), spec.num_classes, spec.widths)
-    transformer = _transformer(spec.name, in_shape, spec.pool, spec.localization_pool)
+        _classifier_input(spec.name, in_shape, spec.pool, spec.view), spec.num_classes,
+        spec.widths)
+    transformer = _transformer(spec.name, in_shape, spec.pool, spec.localization_pool, spec.view)
     # a volume model's view pools by itself; the classifier reads it as it is
     pool = 1 if spec.name in VOLUME_MODELS else spec.pool
     model = DigitClassifier(classifier, in_shape, transformer, pool)
@@ -265,14 +286,26 @@ def _pool_or(value: int | None, default: int, name: str) -> int:
     return value
 
 
-@functools.lru_cache(maxsize=256)
 def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
-               loc_pool: int | None = None, pool: int | None = None) -> ModelSpec:
+               loc_pool: int | None = None, pool: int | None = None,
+               view: int | None = None) -> ModelSpec:
     """The parameter-matched spec of model ``name`` for inputs ``in_shape`` and ``num_classes``;
     ``loc_pool``: the ST-FCN localisation nets' input pool, if not :func:`localization_pool`'s;
     ``pool``: the average pool after the transformer, if not :func:`transformer_pool`'s (the
-    parameter budget stays the CNN's at :func:`default_pool`). Both are exploration knobs:
-    ``scripts/loc_pool_explore.py``."""
+    parameter budget stays the CNN's at :func:`default_pool`); ``view``: the side of an ST-FCN
+    transformer's square output, if not the input's (the output size is free, PAPER.md §1).
+    All three are exploration knobs: ``scripts/loc_pool_explore.py``."""
+    for what, value in (("loc_pool", loc_pool), ("pool", pool), ("view", view)):
+        # checked before the cache, where 3.0 would find the entry of 3
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{what}: expected an integer or None, got {value!r}")
+    return cached_model_spec(name, tuple(in_shape), num_classes, loc_pool, pool, view)
+
+
+@functools.lru_cache(maxsize=256)
+def cached_model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
+                      loc_pool: int | None, pool: int | None, view: int | None) -> ModelSpec:
+    """:func:`model_spec`, computed once per argument tuple."""
     kind, _ = parse_name(name)
     in_shape = check_size(tuple(in_shape), 3, "in_shape")
     (num_classes,) = check_size(num_classes, 1, "num_classes")
@@ -285,15 +318,17 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
     target = count_on_meta(cnn_classifier, _pooled(in_shape, base_pool), num_classes,
                            BASE_CNN_WIDTHS)
     pool = _pool_or(pool, transformer_pool(name, in_shape), "pool")
+    if view is not None:
+        check_view(name, view, pool)
     if name == "cnn" and pool == base_pool:
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
     loc_pool = _pool_or(loc_pool, localization_pool(name, in_shape, pool), "loc_pool")
     # built only to be counted: on a forked RNG, so that the spec cache being cold or warm
     # cannot change the random draws of the model built next (its initialisation)
     with torch.random.fork_rng(devices=[]):
-        transformer = _transformer(name, in_shape, pool, loc_pool)
+        transformer = _transformer(name, in_shape, pool, loc_pool, view)
     loc = 0 if transformer is None else count_parameters(transformer)
-    pooled = _pooled(in_shape, pool, transformer_copies(name))
+    pooled = _pooled(in_shape, pool, transformer_copies(name), view)
     build = _classifier_builder(kind)
 
     def count(w: int) -> int:
@@ -307,7 +342,7 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
             f"{in_shape}: the best width gives {total} (localisation net {loc})"
         )
     return ModelSpec(name, in_shape, num_classes, _widths(kind, w), pool,
-                     None if loc_pool == pool else loc_pool)
+                     None if loc_pool == pool else loc_pool, view)
 
 
 def build_model(
