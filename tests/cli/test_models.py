@@ -19,3 +19,14 @@ def test_models_markdown_and_json(capsys):
 
     table = json.loads(capsys.readouterr().out)
     assert table["r"]["num_classes"] == 10 and len(table["r"]["models"]) == len(MODEL_NAMES)
+
+
+def test_models_names_the_pools_and_views_that_differ(capsys):
+    assert main(["models", "--dataset", "addition", "--model", "2xst-fcn-tps"]) == 0
+    out = capsys.readouterr().out
+    assert "\n2xst-fcn-tps " in out and " 3 (loc 4) " in out
+    assert main(["models", "--dataset", "tc", "--model", "st-fcn-aff", "--json"]) == 0
+    import json
+
+    rows = {r["model"]: r for r in json.loads(capsys.readouterr().out)["tc"]["models"]}
+    assert rows["st-fcn-aff"]["view"] is not None and rows["cnn"]["view"] is None

@@ -1,4 +1,3 @@
-import dataclasses
 
 import pytest
 import torch
@@ -14,7 +13,13 @@ from torchstn.models import (
     parameter_table,
     parse_name,
 )
-from torchstn.models.registry import default_pool, fit_width, model_spec, transformer_pool
+from torchstn.models.registry import (
+    default_pool,
+    fit_width,
+    model_spec,
+    transformer_pool,
+    transformer_view,
+)
 
 SHAPES = {"r": ((1, 28, 28), 10), "rts": ((1, 42, 42), 10), "tc": ((1, 60, 60), 10),
           "addition": ((2, 42, 42), 19)}
@@ -187,10 +192,9 @@ def test_model_spec_refits_the_classifier_to_another_output_pool():
 
 
 def test_an_st_fcn_can_sample_a_smaller_view_for_a_wider_classifier():
-    default = model_spec("st-fcn-aff", (1, 60, 60), 10)
+    # the input's own size: the model (and record) of before views existed
+    default = model_spec("st-fcn-aff", (1, 60, 60), 10, view=60)
     assert default.view is None and "view" not in default.to_dict()
-    assert model_spec("st-fcn-aff", (1, 60, 60), 10, view=60) == dataclasses.replace(default,
-                                                                                      view=60)
     small = model_spec("st-fcn-aff", (1, 60, 60), 10, view=40)
     # 40x40 pooled 2x: 400 classifier inputs instead of 900, so wider layers for the same budget
     assert (small.view, small.pool) == (40, 2) and small.widths[0] > default.widths[0]
@@ -219,3 +223,15 @@ def test_a_record_with_a_bad_view_is_refused():
             ModelSpec.from_dict({**record, "view": bad})
     with pytest.raises(ValueError, match="only ST-FCN"):
         ModelSpec.from_dict({**record, "name": "st-cnn-aff"})
+
+
+def test_the_tc_st_fcns_sample_a_digit_sized_view():
+    for name in ("st-fcn-aff", "st-fcn-tps"):
+        spec = model_spec(name, (1, 60, 60), 10)
+        assert spec.view == transformer_view(name, (1, 60, 60)) == 28
+        assert build_from_spec(spec).warp(torch.rand(2, 1, 60, 60)).shape == (2, 1, 28, 28)
+    # elsewhere, and for every other kind of model, the transformer keeps the input's size
+    assert transformer_view("st-fcn-aff", (1, 42, 42)) is None
+    assert model_spec("st-fcn-aff", (1, 42, 42), 10).view is None
+    for name in ("fcn", "cnn", "st-cnn-aff", "2xst-fcn-aff"):
+        assert transformer_view(name, (1, 60, 60)) is None

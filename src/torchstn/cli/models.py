@@ -25,6 +25,8 @@ def _cells(row: dict) -> list[str]:
     pool = str(row["pool"])
     if row.get("loc_pool", row["pool"]) != row["pool"]:  # the localisation nets see less
         pool += f" (loc {row['loc_pool']})"
+    if row.get("view") is not None:  # the transformer samples a smaller view than its input
+        pool += f" (view {row['view']})"
     return [row["model"], "/".join(map(str, row["widths"])), pool,
             f"{row['localization']:,}", f"{row['classifier']:,}", f"{row['total']:,}",
             f"{100 * row['vs_cnn']:+.1f}%"]

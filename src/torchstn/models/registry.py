@@ -59,6 +59,14 @@ MAX_SIDE = 4096
 MAX_LOAD_PARAMS = 100 * MAX_PARAMS
 MNIST_SIDE = 28  # inputs larger than a digit are average-pooled 2x (the paper's RTS and TC rule)
 LARGE_INPUT_POOL = 2
+# The side of a single ST-FCN transformer's square output, by input shape, where validation chose
+# one other than the input's (the output size is free, PAPER.md §1). TC (60x60, a 28x28 digit in
+# clutter): a digit-sized view, pooled 2x as the paper says, leaves the classifier 193 hidden
+# units instead of 78 on the same budget; the TC ST-FCN had under-fit (96.7% training accuracy).
+# Validation error (%), 70 epochs, seeds 0/1 (scripts/loc_pool_explore.py --dataset tc
+# --loc-pool 2 --view V; results/recipe_study.md, session 15): view 60 (the input's) 3.38/3.39,
+# view 40 2.86/2.87, view 28 2.58/2.48, view 20 3.23 (seed 0 only).
+ST_FCN_VIEWS: dict[tuple[int, int, int], int] = {(1, 60, 60): MNIST_SIDE}
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,15 @@ def transformer_pool(name: str, in_shape: tuple[int, int, int]) -> int:
     return pool
 
 
+def transformer_view(name: str, in_shape: tuple[int, int, int]) -> int | None:
+    """The side of model ``name``'s transformer output when it is not the input's: that of
+    :data:`ST_FCN_VIEWS` for a single ST-FCN, else None."""
+    kind, transform = parse_name(name)
+    if kind != "fcn" or transform is None or name in VOLUME_MODELS or transformer_copies(name) > 1:
+        return None
+    return ST_FCN_VIEWS.get(tuple(in_shape))
+
+
 def localization_pool(name: str, in_shape: tuple[int, int, int], pool: int) -> int:
     """The input pool of model ``name``'s ST-FCN localisation nets: ``pool`` (the classifier's)
     for one transformer; for parallel ST-FCNs :func:`default_pool` times the number of copies.
@@ -293,7 +310,8 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
     ``loc_pool``: the ST-FCN localisation nets' input pool, if not :func:`localization_pool`'s;
     ``pool``: the average pool after the transformer, if not :func:`transformer_pool`'s (the
     parameter budget stays the CNN's at :func:`default_pool`); ``view``: the side of an ST-FCN
-    transformer's square output, if not the input's (the output size is free, PAPER.md §1).
+    transformer's square output, if not :func:`transformer_view`'s (the input's size if that
+    is None; the output size is free, PAPER.md §1).
     All three are exploration knobs: ``scripts/loc_pool_explore.py``."""
     for what, value in (("loc_pool", loc_pool), ("pool", pool), ("view", view)):
         # checked before the cache, where 3.0 would find the entry of 3
@@ -318,8 +336,9 @@ def cached_model_spec(name: str, in_shape: tuple[int, int, int], num_classes: in
     target = count_on_meta(cnn_classifier, _pooled(in_shape, base_pool), num_classes,
                            BASE_CNN_WIDTHS)
     pool = _pool_or(pool, transformer_pool(name, in_shape), "pool")
-    if view is not None:
-        check_view(name, view, pool)
+    view = transformer_view(name, in_shape) if view is None else check_view(name, view, pool)
+    if view is not None and (view, view) == in_shape[1:]:
+        view = None  # the input's own size: the record says nothing, as before views existed
     if name == "cnn" and pool == base_pool:
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
     loc_pool = _pool_or(loc_pool, localization_pool(name, in_shape, pool), "loc_pool")
@@ -414,7 +433,8 @@ def parameter_table(dataset: str, names: tuple[str, ...] | None = None) -> list[
             raise ValueError(f"model {name!r} on {dataset!r} has {total} parameters, over the "
                              f"{MAX_PARAMS} limit")
         rows.append({"model": name, "widths": list(model.spec.widths), "pool": model.spec.pool,
-                     "loc_pool": model.spec.localization_pool, "localization": loc,
+                     "loc_pool": model.spec.localization_pool, "view": model.spec.view,
+                     "localization": loc,
                      "classifier": total - loc, "total": total,
                      "vs_cnn": total / cnn_total - 1})
     order = {n: i for i, n in enumerate(names)}
