@@ -34,3 +34,18 @@ def test_the_report_counts_the_seeds_its_means_average_from_the_rows():
     assert seeds_trained([three, three, not_run]) == "3 per cell"
     assert seeds_trained([one, three]) == "1–3 per cell"
     assert seeds_trained([not_run]) == seeds_trained([]) == "no cell run yet"
+
+
+def test_the_tc_view_phrase_comes_from_the_registry(monkeypatch):
+    from torchstn.models import registry
+    from torchstn.reproduce.report import tc_view_phrase
+
+    spec = registry.model_spec("st-fcn-aff", (1, 60, 60), 10)
+    phrase = tc_view_phrase()
+    assert f"{spec.view}x{spec.view} view" in phrase and f"{spec.widths[0]} hidden" in phrase
+    registry.cached_model_spec.cache_clear()
+    monkeypatch.setattr(registry, "ST_FCN_VIEWS", {})
+    try:
+        assert tc_view_phrase() == ""  # no view: nothing to say
+    finally:
+        registry.cached_model_spec.cache_clear()

@@ -253,6 +253,22 @@ def experiment_tail(rows: list[dict[str, Any]], dataset: str, figure: Path | Non
                     *recipe_table((dataset,)), "", "## Commands", "", *command_lines(rows), ""]
 
 
+def tc_view_phrase() -> str:
+    """``"; the TC ST-FCN's transformer samples a ... view ..."``, from the registry (empty
+    when the TC ST-FCN keeps the input's size)."""
+    from ..models.registry import dataset_info, model_spec
+
+    in_shape, classes = dataset_info("tc")
+    spec = model_spec("st-fcn-aff", in_shape, classes)
+    if spec.view is None:
+        return ""
+    full = model_spec("st-fcn-aff", in_shape, classes, view=in_shape[1])
+    return (f"; the TC ST-FCN's transformer samples a {spec.view}x{spec.view} view of the "
+            f"{in_shape[1]}x{in_shape[2]} input, pooled {spec.pool}x, which leaves its classifier "
+            f"{spec.widths[0]} hidden units instead of {full.widths[0]} (chosen on validation "
+            "data: `results/recipe_study.md`)")
+
+
 def render_markdown(rows: list[dict[str, Any]]) -> str:
     """The report: main table, the cells that beat the paper, details, recipes, commands."""
     fake = any(r.get("data") == "fake" for r in rows)
@@ -270,6 +286,8 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
         f"the seeds trained ({seeds_trained(rows)}); ± is the standard deviation over "
         "seeds where there are several. *Paper*: Jaderberg et al., *Spatial Transformer "
         "Networks* (2015), Table 1 and its TC line; on TC the ST models are the affine ones. "
+        "Every model of a column has the CNN's parameter count within 10% (`torchstn models "
+        f"--dataset D`){tc_view_phrase()}. "
         "*not run*: no finished run of that cell yet. **Bold**: our mean error is below the "
         "paper's.",
         "",
