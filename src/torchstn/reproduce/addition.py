@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, TextIO
 
-from .figures import FIGURE_ROWS, FIGURES_DIR, draw, finished_run
+from .figures import FIGURE_ROWS, FIGURES_DIR, draw, figure_model
 from .recipes import Cell
 from .report import (
     DIGITS,
@@ -80,10 +80,12 @@ def figure_path(results_dir: str | os.PathLike, model: str) -> Path:
 
 def write_figure(runs_dir: str | os.PathLike, results_dir: str | os.PathLike, *,
                  data_root: str | None = None, fake: bool = False, rows: int = FIGURE_ROWS,
-                 log: TextIO | None = None) -> Path | None:
-    """The 2xST-FCN's picture (the first of :data:`FIGURE_MODELS` with a finished run)."""
+                 log: TextIO | None = None,
+                 reported: dict[tuple[str, str], Path] | None = None) -> Path | None:
+    """The 2xST-FCN's picture (the first of :data:`FIGURE_MODELS` with a finished run; its
+    reported checkpoint when ``reported`` has it: :func:`figures.reported_models`)."""
     for model in FIGURE_MODELS:
-        run = finished_run(runs_dir, Cell(DATASET, model))
+        run = figure_model(runs_dir, Cell(DATASET, model), reported)
         if run is not None:
             return draw(run, DATASET, figure_path(results_dir, model), rows,
                         data_root=data_root, fake=fake, log=log)

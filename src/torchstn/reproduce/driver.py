@@ -13,7 +13,7 @@ import torch
 
 from . import addition, volume
 from .evaluation import Context, collect, recorded_runs
-from .figures import write_figures
+from .figures import reported_models, write_figures
 from .jobs import INTERRUPTED, Job, interrupt_children, plan, terminate_as_interrupt, train_job
 from .recipes import DEFAULT_SEEDS, Cell, all_cells
 from .report import JSON_NAME, write_report
@@ -63,15 +63,18 @@ def report(opts: Options, log: TextIO | None = None, figures: bool | None = None
         module = addition if opts.experiment == "addition" else volume
         rows = collect(ctx, all_cells(opts.experiment))
         figure = (module.write_figure(opts.runs_dir, opts.results_dir, data_root=opts.data_root,
-                                      fake=opts.fake, log=log) if draw else None)
+                                      fake=opts.fake, log=log,
+                                      reported=reported_models(rows, ctx.root))
+                  if draw else None)
         paths = module.write_report(rows, opts.results_dir, figure)
         print(f"torchstn reproduce: wrote {paths[0]} and {paths[1]}", file=log, flush=True)
         return paths
-    paths = write_report(collect(ctx), opts.results_dir)
+    rows = collect(ctx)
+    paths = write_report(rows, opts.results_dir)
     print(f"torchstn reproduce: wrote {paths[0]} and {paths[1]}", file=log, flush=True)
     if draw:
         write_figures(opts.runs_dir, opts.results_dir, data_root=opts.data_root,
-                      fake=opts.fake, log=log)
+                      fake=opts.fake, log=log, reported=reported_models(rows, ctx.root))
     return paths
 
 

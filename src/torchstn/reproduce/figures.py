@@ -1,7 +1,8 @@
 """Figure-1-style pictures of the trained ST-CNNs: ``results/figures/<dataset>-st-cnn.png``.
 
-For every distortion with a finished run of the model (the affine ST-CNN by default; the lowest
-finished seed), the first test images of its fixed test set with the sampling grid drawn over
+For every distortion with a finished run of the model (the affine ST-CNN by default; the model
+whose error the report gives first, its first seed's committed checkpoint, else the lowest
+finished seed here), the first test images of its fixed test set with the sampling grid drawn over
 them, the transformer's output and the prediction (:func:`torchstn.visualize.save_figure`).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from .recipes import COLUMNS, Cell
 from .table1 import run_state, seed_dirs
@@ -25,6 +26,28 @@ def figure_path(results_dir: str | os.PathLike, dataset: str, model: str) -> Pat
     return Path(results_dir) / FIGURES_DIR / f"{dataset}-{SHORT_NAMES.get(model, model)}.png"
 
 
+def reported_models(rows: list[dict[str, Any]], root: str | os.PathLike
+                    ) -> dict[tuple[str, str], Path]:
+    """The committed checkpoint of each report row's first seed, by ``(dataset, model)``: the
+    model a figure should show (paths in rows are relative to ``root``); files not here are
+    left out."""
+    out = {}
+    for r in rows:
+        if r.get("checkpoint"):
+            path = Path(root) / r["checkpoint"]
+            if path.is_file():
+                out[(r["dataset"], r["model"])] = path
+    return out
+
+
+def figure_model(runs_dir: str | os.PathLike, cell: Cell,
+                 reported: dict[tuple[str, str], Path] | None = None) -> Path | None:
+    """The model file or run folder to draw for ``cell``: its reported checkpoint
+    (:func:`reported_models`), else :func:`finished_run`."""
+    path = (reported or {}).get((cell.dataset, cell.model))
+    return path if path is not None else finished_run(runs_dir, cell)
+
+
 def finished_run(runs_dir: str | os.PathLike, cell: Cell) -> Path | None:
     """The run folder of the lowest finished seed of ``cell`` (None when there is none)."""
     for _, path in seed_dirs(runs_dir, cell):
@@ -36,8 +59,10 @@ def finished_run(runs_dir: str | os.PathLike, cell: Cell) -> Path | None:
 def write_figures(runs_dir: str | os.PathLike, results_dir: str | os.PathLike, *,
                   model: str = FIGURE_MODEL, rows: int = FIGURE_ROWS,
                   data_root: str | None = None, fake: bool = False,
-                  log: TextIO | None = None) -> list[Path]:
-    """One picture per data set with a finished run of ``model``; the files written."""
+                  log: TextIO | None = None,
+                  reported: dict[tuple[str, str], Path] | None = None) -> list[Path]:
+    """One picture per data set with a finished run of ``model`` (``reported``: the report's
+    models, :func:`reported_models`); the files written."""
     log = log or sys.stderr
     if not isinstance(rows, int) or rows < 1:
         raise ValueError(f"rows: expected a positive integer, got {rows!r}")
@@ -47,7 +72,7 @@ def write_figures(runs_dir: str | os.PathLike, results_dir: str | os.PathLike, *
                          f"{', '.join(sorted({m for ms in COLUMNS.values() for m in ms}))}")
     written = []
     for dataset in datasets:
-        run = finished_run(runs_dir, Cell(dataset, model))
+        run = figure_model(runs_dir, Cell(dataset, model), reported)
         if run is None:
             continue
         out = draw(run, dataset, figure_path(results_dir, dataset, model), rows,

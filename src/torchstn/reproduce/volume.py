@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import report
-from .figures import FIGURE_ROWS, FIGURES_DIR, draw, finished_run
+from .figures import FIGURE_ROWS, FIGURES_DIR, draw, figure_model
 from .recipes import Cell
 from .report import experiment_head, experiment_tail, fmt_error, model_title, write_files
 
@@ -56,9 +56,11 @@ def figure_path(results_dir: str | os.PathLike) -> Path:
 
 def write_figure(runs_dir: str | os.PathLike, results_dir: str | os.PathLike, *,
                  data_root: str | None = None, fake: bool = False, rows: int = FIGURE_ROWS,
-                 log: TextIO | None = None) -> Path | None:
-    """The 3D ST-CNN's picture, if it has a finished run."""
-    run = finished_run(runs_dir, Cell(DATASET, FIGURE_MODEL))
+                 log: TextIO | None = None,
+                 reported: dict[tuple[str, str], Path] | None = None) -> Path | None:
+    """The 3D ST-CNN's picture, if it has a finished run (its reported checkpoint when
+    ``reported`` has it: :func:`figures.reported_models`)."""
+    run = figure_model(runs_dir, Cell(DATASET, FIGURE_MODEL), reported)
     if run is None:
         return None
     return draw(run, DATASET, figure_path(results_dir), rows, data_root=data_root, fake=fake,
