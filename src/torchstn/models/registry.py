@@ -186,11 +186,16 @@ def _classifier_input(name: str, in_shape: tuple[int, int, int], pool: int,
     return _pooled(in_shape, pool, transformer_copies(name), view)
 
 
+def is_st_fcn(name: str) -> bool:
+    """Is model ``name`` an ST-FCN (one transformer or parallel ones; not a volume model)?"""
+    kind, transform = parse_name(name)
+    return kind == "fcn" and transform is not None and name not in VOLUME_MODELS
+
+
 def check_view(name: str, view: int, pool: int, what: str = "view") -> int:
     """``view`` (the side of an ST-FCN transformer's output) checked for model ``name``: only
     ST-FCNs take one, at least ``pool`` and at most :data:`MAX_SIDE` pixels a side."""
-    kind, transform = parse_name(name)
-    if kind != "fcn" or transform is None or name in VOLUME_MODELS:
+    if not is_st_fcn(name):
         raise ValueError(f"{what}: only ST-FCN models take an output view, got model {name!r}")
     if not isinstance(view, int) or not pool <= view <= MAX_SIDE:
         raise ValueError(f"{what}: expected an integer side in {pool}..{MAX_SIDE} (at least "
@@ -207,9 +212,8 @@ def transformer_pool(name: str, in_shape: tuple[int, int, int]) -> int:
     can zoom so that a digit fills their view. Validation error at 70 epochs fell from 11.28% to
     6.69% (Tps) and from 9.93% to 6.47% (Aff) (``scripts/loc_pool_explore.py --pool 3``)."""
     base = default_pool(in_shape)
-    kind, _ = parse_name(name)
     copies = transformer_copies(name)
-    if copies == 1 or kind != "fcn" or name in VOLUME_MODELS:
+    if copies == 1 or not is_st_fcn(name):
         return base
     c, h, w = in_shape
     budget = c * (h // base) * (w // base)
@@ -222,8 +226,7 @@ def transformer_pool(name: str, in_shape: tuple[int, int, int]) -> int:
 def transformer_view(name: str, in_shape: tuple[int, int, int]) -> int | None:
     """The side of model ``name``'s transformer output when it is not the input's: that of
     :data:`ST_FCN_VIEWS` for a single ST-FCN, else None."""
-    kind, transform = parse_name(name)
-    if kind != "fcn" or transform is None or name in VOLUME_MODELS or transformer_copies(name) > 1:
+    if not is_st_fcn(name) or transformer_copies(name) > 1:
         return None
     return ST_FCN_VIEWS.get(tuple(in_shape))
 
@@ -236,9 +239,8 @@ def localization_pool(name: str, in_shape: tuple[int, int, int], pool: int) -> i
     layers of 35 units; seeing the input pooled 4x instead, the classifier gets 58 units and the
     validation error of the 2xST-FCN Aff fell from 16.09% to 9.93% at 70 epochs
     (``scripts/loc_pool_explore.py``)."""
-    kind, transform = parse_name(name)
     copies = transformer_copies(name)
-    if kind != "fcn" or transform is None or name in VOLUME_MODELS or copies == 1:
+    if not is_st_fcn(name) or copies == 1:
         return pool
     return default_pool(in_shape) * copies
 
