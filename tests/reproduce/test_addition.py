@@ -104,3 +104,14 @@ def test_dry_run_uses_the_addition_runs_folder(tmp_path, capsys, monkeypatch):
     assert main(["reproduce", "addition", "--dry-run", "--cells", "addition:2xst-fcn-tps"]) == 0
     out = capsys.readouterr().out
     assert "--model 2xst-fcn-tps" in out and str(Path("runs/addition/addition")) in out
+
+
+def test_the_layout_phrase_comes_from_the_registry():
+    from torchstn.models.registry import model_spec
+    from torchstn.reproduce.addition import parallel_layout_phrase
+
+    spec = model_spec("2xst-fcn-aff", (2, 42, 42), 19)
+    phrase = parallel_layout_phrase("2xst-fcn-aff")
+    assert f"pooled {spec.pool}x (4x{42 // spec.pool}x{42 // spec.pool}" in phrase
+    assert f"average-pooled {spec.localization_pool}x" in phrase
+    assert f"{spec.widths[0]} hidden units (2xST-FCN Aff)" in phrase

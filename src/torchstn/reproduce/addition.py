@@ -41,6 +41,26 @@ def main_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def parallel_layout_phrase(model: str = "2xst-fcn-tps") -> str:
+    """How the registry lays out the 2xST-FCNs (``model``'s pools and widths), against the
+    layout they started from (everything pooled as one ST-FCN's classifier input)."""
+    from ..models.registry import dataset_info, default_pool, model_spec, transformer_copies
+
+    in_shape, classes = dataset_info(DATASET)
+    spec = model_spec(model, in_shape, classes)
+    base = default_pool(in_shape)
+    first = model_spec(model, in_shape, classes, loc_pool=base, pool=base)
+    c, h, w = in_shape
+    pooled = f"{transformer_copies(model) * c}x{h // spec.pool}x{w // spec.pool}"
+    return (f"the 2xST-FCNs' two localisation nets see the input average-pooled "
+            f"{spec.localization_pool}x and their two outputs are pooled {spec.pool}x "
+            f"({pooled}, no more values than one "
+            f"transformer's output pooled {base}x), which leaves their classifier "
+            f"{spec.widths[0]} hidden units ({model_title(model)}) instead of "
+            f"{first.widths[0]} (both chosen on validation data: "
+            "`scripts/loc_pool_explore.py`).")
+
+
 def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
     run = [r for r in rows if r["error"] is not None]
     beat = [r for r in run if r["beats_paper"]]
@@ -52,11 +72,8 @@ def render_markdown(rows: list[dict[str, Any]], figure: Path | None) -> str:
         f"trained ({seeds_trained(rows)}). *Paper*: Jaderberg et al. (2015), appendix "
         "A.1, one number per row (the same paper number stands beside our affine and TPS "
         "variants). Every model has the CNN's parameter count within 10% "
-        "(`torchstn models --dataset addition --model MODEL`); the 2xST-FCNs' two "
-        "localisation nets see the input average-pooled 4x and their two outputs are pooled "
-        "3x (4x14x14, no more values than one transformer's output pooled 2x), which leaves "
-        "their classifier about 115 hidden units instead of 35 (both chosen on validation "
-        "data: `scripts/loc_pool_explore.py`). **Bold**: below the paper's.",
+        f"(`torchstn models --dataset addition --model MODEL`); {parallel_layout_phrase()} "
+        "**Bold**: below the paper's.",
         "",
         *main_table(rows),
         "",
