@@ -103,3 +103,16 @@ def test_shape_mismatch_names_the_tensors(tmp_path, model):
     text = str(info.value)
     assert "\n" not in text and "missing" in text and "unexpected extra.bias" in text
     assert f"{key} is (3, 5), expected" in text
+
+
+def test_the_record_alone_is_the_record_of_the_whole_file(tmp_path, model, monkeypatch):
+    from torchstn import io
+
+    path = torchstn.save_model(model, tmp_path / "m.safetensors", epoch=3)
+    record = io.read_model_file(path)[1]
+    # the header only: reading a tensor would fail here
+    monkeypatch.setattr(io, "load_weights", lambda p: pytest.fail("weights read"))
+    assert io.read_model_record(path) == record and record["epoch"] == 3
+    (tmp_path / "bad.safetensors").write_bytes(b"\x08" + b"\x00" * 7 + b"{broken}")
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        io.read_model_record(tmp_path / "bad.safetensors")

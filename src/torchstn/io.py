@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from .train.checkpoint import load_state, load_weights, save_weights
+from .train.checkpoint import load_meta, load_state, load_weights, save_weights
 
 MODEL_FILE = "model.safetensors"  # the final model of a run
 LAST_FILE = "last.safetensors"  # the model after the last finished epoch
@@ -62,10 +62,23 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict, dict[str, Any]]:
         if not isinstance(state.get("model"), dict) or not isinstance(state.get("record"), dict):
             raise ValueError(f"{str(path)!r} is not a torchstn checkpoint (no model/record)")
         state_dict, record = state["model"], state["record"]
+    return state_dict, _checked_record(record, path)
+
+
+def read_model_record(path: str | os.PathLike) -> dict[str, Any]:
+    """The record of :func:`read_model_file` alone: a ``.safetensors`` file's header is read
+    without its weights (a training-state ``.pt`` file is read whole)."""
+    path = resolve_model_path(path)
+    if _is_safetensors(path):
+        return _checked_record(load_meta(path), path)
+    return read_model_file(path)[1]
+
+
+def _checked_record(record: dict[str, Any], path: Path) -> dict[str, Any]:
     if record.get("kind") != RECORD_KIND or "model" not in record:
         raise ValueError(f"{str(path)!r}: expected a {RECORD_KIND!r} record, got "
                          f"{record.get('kind')!r}")
-    return state_dict, record
+    return record
 
 
 def _shape_mismatch(expected: dict, got: dict, show: int = 3) -> str:

@@ -73,10 +73,10 @@ def spec_changes(spec: dict[str, Any] | None, dataset: str) -> dict[str, list[An
 def model_file_changes(path: str | os.PathLike, dataset: str) -> dict[str, list[Any]]:
     """:func:`spec_changes` of the model record in ``path`` (a model file or a run folder);
     empty when there is no readable model there."""
-    from ..io import read_model_file
+    from ..io import read_model_record
 
     try:
-        _, record = read_model_file(path)
+        record = read_model_record(path)
     except (OSError, ValueError, RuntimeError):
         return {}
     return spec_changes(record.get("model"), dataset)

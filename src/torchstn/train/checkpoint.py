@@ -75,6 +75,20 @@ def save_weights(
 
 def load_weights(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """``(state_dict, meta)`` from a file of :func:`save_weights`; floats come back as float32."""
+    header, tensors = _read_safetensors(path, tensors=True)
+    tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+    return tensors, _parse_meta(header, Path(path))
+
+
+def load_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``meta`` of a file of :func:`save_weights`, from its header alone (no tensor read)."""
+    header, _ = _read_safetensors(path, tensors=False)
+    return _parse_meta(header, Path(path))
+
+
+def _read_safetensors(path: str | os.PathLike, tensors: bool
+                      ) -> tuple[dict[str, str], dict[str, Tensor]]:
+    """The header metadata of safetensors file ``path`` and (if ``tensors``) its tensors."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
@@ -83,11 +97,16 @@ def load_weights(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, 
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             header = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            loaded = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise ValueError(
             f"{str(path)!r} is not a readable safetensors file ({_short(e)})"
         ) from None
+    return header, loaded
+
+
+def _parse_meta(header: dict[str, str], path: Path) -> dict[str, Any]:
+    """The torchstn record in a safetensors header, checked."""
     if META_KEY not in header:
         raise ValueError(
             f"{str(path)!r} has no torchstn record in its header; expected a file written by "
@@ -99,8 +118,7 @@ def load_weights(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, 
         raise ValueError(f"{str(path)!r}: corrupt torchstn record ({e})") from None
     if not isinstance(meta, dict):
         raise ValueError(f"{str(path)!r}: the torchstn record is not a JSON object")
-    tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
-    return tensors, meta
+    return meta
 
 
 def save_state(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:
