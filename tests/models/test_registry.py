@@ -12,10 +12,12 @@ from torchstn.models import (
     count_parameters,
     parameter_table,
     parse_name,
+    registry,
 )
 from torchstn.models.registry import (
     default_pool,
     fit_width,
+    localization_pool,
     model_spec,
     transformer_pool,
     transformer_view,
@@ -159,6 +161,21 @@ def test_parallel_st_fcn_localisation_nets_see_the_input_pooled_per_copy():
     assert rebuilt.transformer.branches[0].localization[0].k == 2
     with pytest.raises(ValueError, match="loc_pool"):
         ModelSpec.from_dict({**spec.to_dict(), "loc_pool": 0})
+
+
+def test_single_st_fcn_localisation_pool_comes_from_the_registry_table(monkeypatch):
+    # TC: the localisation net reads the 60x60 input pooled 4x, the classifier the view pooled 2x
+    spec = model_spec("st-fcn-aff", (1, 60, 60), 10)
+    assert (spec.pool, spec.localization_pool) == (2, 4)
+    assert build_from_spec(spec).transformer.localization[0].k == 4
+    # a smaller localisation net leaves the classifier more of the same budget
+    at_pool = model_spec("st-fcn-aff", (1, 60, 60), 10, loc_pool=2)
+    assert at_pool.localization_pool == 2 and at_pool.widths[0] < spec.widths[0]
+    # other inputs and other models: the classifier's pool
+    assert model_spec("st-fcn-aff", (1, 42, 42), 10).localization_pool == 2
+    assert model_spec("st-cnn-aff", (1, 60, 60), 10).loc_pool is None
+    monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {})
+    assert localization_pool("st-fcn-aff", (1, 60, 60), 2) == 2
 
 
 def test_model_spec_refits_the_classifier_to_another_localisation_pool():

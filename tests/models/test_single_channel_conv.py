@@ -46,8 +46,14 @@ def test_bfloat16_autocast_matches_conv2d():
     torch.testing.assert_close(o, r)
     gr = torch.autograd.grad(r.float().square().sum(), [x, *ref.parameters()])
     go = torch.autograd.grad(o.float().square().sum(), [x, *fast.parameters()])
-    for a, b in zip(go, gr, strict=True):  # bf16 gradients: compare relative to their scale
+    for a, b in zip(go[1:], gr[1:], strict=True):  # bf16 gradients: relative to their scale
         assert ((a - b).abs().max() / b.abs().max()).item() < 2e-2
+    # the input gradient against the float64 truth for the same upstream gradient (2 o): on
+    # CPUs without AMX, conv2d's own bf16 backward is off by ~2.5% of the largest value and the
+    # fast path by ~0.4% (one bf16 step), so conv2d is no reference for it there
+    x64 = x.detach().double().requires_grad_()
+    (truth,) = torch.autograd.grad(ref.double()(x64), [x64], 2 * o.detach().double())
+    assert ((go[0].double() - truth).abs().max() / truth.abs().max()).item() < 1e-2
 
 
 def test_falls_back_where_the_fast_path_does_not_apply():

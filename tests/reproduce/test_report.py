@@ -43,9 +43,13 @@ def test_the_tc_view_phrase_comes_from_the_registry(monkeypatch):
     spec = registry.model_spec("st-fcn-aff", (1, 60, 60), 10)
     phrase = tc_view_phrase()
     assert f"{spec.view}x{spec.view} view" in phrase and f"{spec.widths[0]} hidden" in phrase
+    assert f"localisation net sees the input pooled {spec.localization_pool}x" in phrase
     registry.cached_model_spec.cache_clear()
-    monkeypatch.setattr(registry, "ST_FCN_VIEWS", {})
+    monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {})
     try:
+        assert "localisation net" not in tc_view_phrase()  # it reads what the classifier does
+        registry.cached_model_spec.cache_clear()
+        monkeypatch.setattr(registry, "ST_FCN_VIEWS", {})
         assert tc_view_phrase() == ""  # no view: nothing to say
     finally:
         registry.cached_model_spec.cache_clear()

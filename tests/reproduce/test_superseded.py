@@ -11,6 +11,7 @@ import pytest
 from torchstn.cli.main import main
 from torchstn.io import read_model_file, save_model
 from torchstn.models import ModelSpec, build_from_spec
+from torchstn.models.registry import model_spec
 from torchstn.reproduce import driver, evaluation, jobs, recipes, table1
 from torchstn.reproduce.recipes import Cell, recipe
 from torchstn.reproduce.superseded import (
@@ -182,6 +183,11 @@ def test_a_model_record_is_compared_with_the_registrys_model():
     assert changes["widths"][0] == [57, 57] and changes["widths"][1][0] > 57
     now = {**old, "pool": 3, "widths": changes["widths"][1]}
     assert spec_changes(now, "addition") == {}
+    # a record without a localisation pool (the classifier's) is read as that pool: the TC
+    # ST-FCN before its localisation net read the input pooled 4x
+    tc = model_spec("st-fcn-aff", (1, 60, 60), 10)
+    before = {**tc.to_dict(), "loc_pool": None, "widths": [193, 193]}
+    assert spec_changes(before, "tc")["loc_pool"] == [tc.pool, tc.localization_pool]
     # nothing to compare: no record, a broken one, an unknown model
     for bad in (None, {}, {**old, "pool": "x"}, {**old, "name": "nope"}):
         assert spec_changes(bad, "addition") == {}

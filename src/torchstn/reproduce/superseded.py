@@ -62,10 +62,13 @@ def spec_changes(spec: dict[str, Any] | None, dataset: str) -> dict[str, list[An
     if not isinstance(spec, dict):
         return {}
     try:
-        have = ModelSpec.from_dict(spec).to_dict()
-        want = model_spec(have["name"], *dataset_info(dataset)).to_dict()
+        old = ModelSpec.from_dict(spec)
+        new = model_spec(old.name, *dataset_info(dataset))
     except (ValueError, KeyError, TypeError):
         return {}
+    # the resolved pools: a record's None means "the classifier's", which a reader cannot see
+    have = {**old.to_dict(), "loc_pool": old.localization_pool}
+    want = {**new.to_dict(), "loc_pool": new.localization_pool}
     return {k: [have.get(k), want.get(k)] for k in sorted(have.keys() | want.keys())
             if have.get(k) != want.get(k)}
 
