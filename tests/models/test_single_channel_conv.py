@@ -2,7 +2,14 @@ import pytest
 import torch
 from torch import nn
 
+from torchstn.models import single_channel_conv
 from torchstn.models.single_channel_conv import Conv2dC1, _SingleChannelConv
+
+
+@pytest.fixture(autouse=True)
+def fast_path_on_any_cpu(monkeypatch):
+    """The path is taken on AVX-512 CPUs only; these tests check it wherever they run."""
+    monkeypatch.setattr(single_channel_conv, "CPU_FAST_INPUT_GRAD", True)
 
 
 def _pair(c_out=5, k=3, pad=0, bias=True, dtype=torch.float64):
@@ -65,6 +72,14 @@ def test_falls_back_where_the_fast_path_does_not_apply():
     torch.testing.assert_close(strided(xr), nn.functional.conv2d(xr, strided.weight,
                                                                  strided.bias, stride=2))
     assert "SingleChannel" not in type(strided(xr).grad_fn).__name__
+
+
+def test_cpus_where_it_is_slower_use_conv2d(monkeypatch):
+    assert single_channel_conv.cpu_fast_input_grad() == (
+        torch.backends.cpu.get_cpu_capability().startswith("AVX512"))
+    monkeypatch.setattr(single_channel_conv, "CPU_FAST_INPUT_GRAD", False)
+    x = torch.rand(2, 1, 8, 8, requires_grad=True)
+    assert "SingleChannel" not in type(Conv2dC1(1, 2, 3)(x).grad_fn).__name__
 
 
 def test_cnn_classifier_uses_it_only_for_one_input_channel():

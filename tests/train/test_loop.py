@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import pytest
 import torch
@@ -68,6 +69,20 @@ def test_bf16_and_schedules_train(tmp_path, schedule, bf16):
     result = train(config(tmp_path, epochs=1, bf16=bf16, schedule=schedule, limit=64,
                           model="st-cnn-aff"), progress=False)
     assert math.isfinite(result.history[0]["loss"])
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_that_emulates_it_warns(tmp_path, monkeypatch, native):
+    from torchstn.train import loop
+
+    assert isinstance(loop.cpu_native_bf16(), bool)
+    monkeypatch.setattr(loop, "cpu_native_bf16", lambda: native)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        train(config(tmp_path, epochs=1, bf16=True, limit=16), progress=False)
+        train(config(tmp_path, epochs=1, limit=16), overwrite=True, progress=False)  # float32
+    slow = [w for w in seen if "no native bfloat16" in str(w.message)]
+    assert len(slow) == (0 if native else 1) and all("--bf16" in str(w.message) for w in slow)
 
 
 def test_recompute_trains_like_the_default(tmp_path):

@@ -10,7 +10,8 @@ against 2.5 ms for the forward. A batched GEMM ``(KH*KW, C_out) @ (C_out, OH*OW)
 
 :class:`Conv2dC1` has exactly the parameters and state dict of ``nn.Conv2d``; it takes the fast
 path only where it applies (one input channel, stride 1, dilation 1, one group, zero padding, an
-input that requires grad, eager mode) and is ``nn.Conv2d`` everywhere else.
+input that requires grad, eager mode, and on the CPU an AVX-512 one: :func:`cpu_fast_input_grad`)
+and is ``nn.Conv2d`` everywhere else.
 """
 
 from __future__ import annotations
@@ -24,6 +25,17 @@ from ..checks import eager
 # samples per GEMM + fold in the input gradient (measured: 32 is as fast as the whole batch of
 # 256 and its temporaries are 8x smaller)
 FOLD_CHUNK = 32
+
+
+def cpu_fast_input_grad() -> bool:
+    """Does the GEMM + col2im input gradient beat oneDNN's on this CPU? On the AVX-512 CPUs of
+    this project it did (above); on an AVX2-only one (AMD EPYC VM, 2 threads, 2026-11-28) the
+    same layers' forward + backward took 2x as long as ``nn.Conv2d``'s (264 vs 132 ms, 1 -> 29
+    channels, 9x9, 256 x 21 x 21, channels-last), so there it is ``nn.Conv2d`` throughout."""
+    return torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+
+
+CPU_FAST_INPUT_GRAD = cpu_fast_input_grad()  # tests set it to reach the path on any CPU
 
 
 class _SingleChannelConv(torch.autograd.Function):
@@ -67,7 +79,7 @@ class Conv2dC1(nn.Conv2d):
             self.in_channels == 1 and self.stride == (1, 1) and self.dilation == (1, 1)
             and self.groups == 1 and self.padding_mode == "zeros"
             and isinstance(self.padding, tuple) and x.requires_grad and x.dim() == 4
-            and eager()
+            and (x.device.type != "cpu" or CPU_FAST_INPUT_GRAD) and eager()
         )
 
     def forward(self, x: Tensor) -> Tensor:

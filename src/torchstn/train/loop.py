@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,22 @@ POSTFIX_EVERY = 10  # steps between progress-bar updates
 STATE_VERSION = 1
 GPU_PREFETCH = 2  # batches generated ahead in a thread while the GPU computes
 
-__all__ = ["train", "TrainResult", "Trainer", "make_optimizer", "KILL_ENV"]
+__all__ = ["train", "TrainResult", "Trainer", "make_optimizer", "KILL_ENV", "cpu_native_bf16"]
+
+BF16_SLOW = (
+    "bf16: this CPU has no native bfloat16 arithmetic (ATen capability {}), so bf16 autocast "
+    "emulates it and is slower than float32 (an AVX2-only CPU took 2-9x longer per training "
+    "step: benchmarks/train_step.py); leave out --bf16 for speed, knowing that it changes the "
+    "numerics of a recipe that names it"
+)
+
+
+def cpu_native_bf16() -> bool:
+    """Does oneDNN run bfloat16 natively here (AVX-512 or newer), not by emulation?"""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # no oneDNN build: nothing to say
+        return True
 
 
 @dataclass
@@ -158,6 +174,9 @@ class Trainer:
             self.net = DistributedDataParallel(self.model, device_ids=ids)
         self.autocast = torch.autocast(info.device.type, dtype=torch.bfloat16,
                                        enabled=cfg.bf16)
+        if cfg.bf16 and info.device.type == "cpu" and info.is_main and not cpu_native_bf16():
+            warnings.warn(BF16_SLOW.format(torch.backends.cpu.get_cpu_capability()),
+                          stacklevel=2)
         self.logger = MetricsLogger(run_dir, enabled=info.is_main, tensorboard=cfg.tensorboard)
         self.history: list[dict[str, Any]] = []
 
