@@ -69,9 +69,9 @@ LARGE_INPUT_POOL = 2
 ST_FCN_VIEWS: dict[tuple[int, int, int], int] = {(1, 60, 60): MNIST_SIDE}
 # The input pool of a single ST-FCN's localisation net, by input shape, where validation chose one
 # other than the classifier's. TC: with the 28x28 view the classifier is still what limits the
-# fit (training-digit error ~2%, as high as on validation; 88 hidden units at pool 1 gave
-# 3.49/3.42%); a localisation net on the input pooled 4x (15x15) instead of 2x costs 7k
-# parameters instead of 29k and leaves the classifier 228 hidden units instead of 193.
+# fit (error on its training digits 1.75-2.07%, nearly its 2.25-2.58% on test; 88 hidden units
+# at pool 1 gave 3.49/3.42%); a localisation net on the input pooled 4x (15x15) instead of 2x
+# has 9.5k parameters instead of 31k and leaves the classifier 228 hidden units instead of 193.
 # Validation error (%), 70 epochs, seeds 0-3 (scripts/loc_pool_explore.py --dataset tc --view 28
 # --loc-pool L; results/recipe_study.md, sessions 15-16): L = 2: 2.58, 2.48, 2.62, 2.81 (mean
 # 2.62); L = 4: 2.15, 2.49, 2.36, 2.59 (mean 2.40).

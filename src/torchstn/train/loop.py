@@ -46,7 +46,7 @@ __all__ = ["train", "TrainResult", "Trainer", "make_optimizer", "KILL_ENV", "cpu
 
 BF16_SLOW = (
     "bf16: this CPU has no native bfloat16 arithmetic (ATen capability {}), so bf16 autocast "
-    "emulates it and is slower than float32 (an AVX2-only CPU took 2-9x longer per training "
+    "emulates it and is slower than float32 (an AVX2-only CPU took 2-20x longer per training "
     "step: benchmarks/train_step.py); leave out --bf16 for speed, knowing that it changes the "
     "numerics of a recipe that names it"
 )
