@@ -5,7 +5,8 @@ from torchstn.models import MODEL_NAMES
 def test_models_prints_parameter_table(capsys):
     assert main(["models", "--dataset", "rts"]) == 0
     out = capsys.readouterr().out
-    assert "dataset rts: input (1, 42, 42), 10 classes" in out
+    # the baseline is the CNN, although the FCN's row comes first
+    assert "dataset rts: input (1, 42, 42), 10 classes, baseline cnn " in out
     for name in MODEL_NAMES:
         assert f"\n{name} " in out
 
@@ -30,3 +31,7 @@ def test_models_names_the_pools_and_views_that_differ(capsys):
 
     rows = {r["model"]: r for r in json.loads(capsys.readouterr().out)["tc"]["models"]}
     assert rows["st-fcn-aff"]["view"] is not None and rows["cnn"]["view"] is None
+    assert rows["st-fcn-aff"]["batchnorm"] and not rows["cnn"]["batchnorm"]
+    assert main(["models", "--dataset", "tc", "--model", "fcn"]) == 0
+    out = capsys.readouterr().out
+    assert "\nfcn " in out and " (bn) " in out and "\ncnn " in out

@@ -115,3 +115,17 @@ def test_torchrun_two_processes_gloo(tmp_path, data_args):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epoch"] == 2 and summary["replicas_identical"]
     assert [r["epoch"] for r in read_metrics(out)] == [1, 2]
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed missing")
+def test_torchrun_batch_norm_statistics_end_the_same_on_every_rank(tmp_path, data_args):
+    # each rank normalises its own half-batch and updates its own running statistics; rank 0's
+    # are given to all at the end, so the replicas agree
+    out = tmp_path / "run"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc-per-node", "2"]
+    cli("train", "--dataset", "tc", "--model", "fcn", "--out", str(out), "--epochs", "1",
+        "--device", "cpu", *TINY, *data_args, launcher=launcher)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["replicas_identical"]
+    assert torchstn.load_model(out).spec.batchnorm

@@ -54,3 +54,27 @@ def test_normalize():
     assert torch.allclose(Normalize()(x), torch.tensor([0.0, 1.0]))
     with pytest.raises(ValueError):
         Normalize(0.0, 0.0)
+
+
+def test_fcn_batchnorm_sits_between_each_hidden_layer_and_its_relu():
+    net = fcn_classifier((2, 5, 5), 19, (7, 6), batchnorm=True)
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Flatten", "Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "ReLU",
+                     "Linear"]
+    plain = fcn_classifier((2, 5, 5), 19, (7, 6))
+    # a scale and a shift per hidden unit
+    assert count_parameters(net) == count_parameters(plain) + 2 * (7 + 6)
+    assert count_on_meta(fcn_classifier, (2, 5, 5), 19, (7, 6), batchnorm=True) == \
+        count_parameters(net)
+    x = torch.rand(4, 2, 5, 5)
+    net(x).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    # in evaluation the running statistics apply: one image classifies as it would in a batch
+    net.eval()
+    assert torch.allclose(net(x[:1]), net(x)[:1], atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_fcn_batchnorm_must_be_a_bool(bad):
+    with pytest.raises(ValueError, match="batchnorm: expected True or False"):
+        fcn_classifier((1, 5, 5), 10, (4, 4), batchnorm=bad)

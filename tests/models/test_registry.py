@@ -15,6 +15,7 @@ from torchstn.models import (
     registry,
 )
 from torchstn.models.registry import (
+    classifier_batchnorm,
     default_pool,
     fit_width,
     localization_pool,
@@ -252,3 +253,49 @@ def test_the_tc_st_fcns_sample_a_digit_sized_view():
     assert model_spec("st-fcn-aff", (1, 42, 42), 10).view is None
     for name in ("fcn", "cnn", "st-cnn-aff", "2xst-fcn-aff"):
         assert transformer_view(name, (1, 60, 60)) is None
+
+
+def test_the_tc_fcn_classifiers_normalise_their_hidden_layers(monkeypatch):
+    tc, rts = (1, 60, 60), (1, 42, 42)
+    for name in ("fcn", "st-fcn-aff", "st-fcn-tps", "2xst-fcn-aff"):
+        assert classifier_batchnorm(name, tc) and model_spec(name, tc, 10).batchnorm
+        assert not model_spec(name, rts, 10).batchnorm
+    for name in ("cnn", "st-cnn-aff", "st3d-cnn"):
+        assert not classifier_batchnorm(name, tc)
+    spec = model_spec("st-fcn-aff", tc, 10)
+    model = build_from_spec(spec)
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in model.classifier) == 2
+    # batch norm's scale and shift are paid for: the refitted widths stay on the CNN's budget
+    plain = model_spec("st-fcn-aff", tc, 10, batchnorm=False)
+    assert not plain.batchnorm and plain.widths[0] > spec.widths[0]
+    target = count_parameters(build_model("cnn", tc, 10))
+    assert abs(count_parameters(model) - target) <= TOLERANCE * target
+    model(torch.rand(3, *tc)).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    monkeypatch.setattr(registry, "FCN_BATCHNORM", frozenset())
+    assert not classifier_batchnorm("st-fcn-aff", tc)
+
+
+def test_a_batchnorm_record_round_trips_and_old_records_rebuild_without_it():
+    spec = model_spec("fcn", (1, 60, 60), 10)
+    record = spec.to_dict()
+    assert record["batchnorm"] is True and ModelSpec.from_dict(record) == spec
+    plain = model_spec("fcn", (1, 42, 42), 10)
+    assert "batchnorm" not in plain.to_dict()  # records written before batch norm existed
+    old = {k: v for k, v in record.items() if k != "batchnorm"}
+    assert not build_from_spec(ModelSpec.from_dict(old)).spec.batchnorm
+    for bad in ("yes", 1, None):
+        with pytest.raises(ValueError, match="model record batchnorm: expected True or False"):
+            ModelSpec.from_dict({**record, "batchnorm": bad})
+    cnn = model_spec("cnn", (1, 60, 60), 10).to_dict()
+    with pytest.raises(ValueError, match="only models with an FCN classifier"):
+        ModelSpec.from_dict({**cnn, "batchnorm": True})
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("cnn", True, "only models with an FCN classifier"),
+    ("st-cnn-aff", True, "only models with an FCN classifier"),
+    ("fcn", 1, "expected True or False"), ("fcn", "on", "expected True or False")])
+def test_model_spec_refuses_a_bad_batchnorm(name, value, match):
+    with pytest.raises(ValueError, match=match):
+        model_spec(name, (1, 60, 60), 10, batchnorm=value)

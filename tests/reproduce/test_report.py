@@ -44,6 +44,10 @@ def test_the_tc_view_phrase_comes_from_the_registry(monkeypatch):
     phrase = tc_view_phrase()
     assert f"{spec.view}x{spec.view} view" in phrase and f"{spec.widths[0]} hidden" in phrase
     assert f"localisation net sees the input pooled {spec.localization_pool}x" in phrase
+    assert ("batch norm before each hidden ReLU" in phrase) == spec.batchnorm
+    registry.cached_model_spec.cache_clear()
+    monkeypatch.setattr(registry, "FCN_BATCHNORM", frozenset())
+    assert "batch norm" not in tc_view_phrase()
     registry.cached_model_spec.cache_clear()
     monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {})
     try:

@@ -188,6 +188,9 @@ def test_a_model_record_is_compared_with_the_registrys_model():
     tc = model_spec("st-fcn-aff", (1, 60, 60), 10)
     before = {**tc.to_dict(), "loc_pool": None, "widths": [193, 193]}
     assert spec_changes(before, "tc")["loc_pool"] == [tc.pool, tc.localization_pool]
+    # a record without batch norm (written before it existed) is read as none
+    plain = {k: v for k, v in tc.to_dict().items() if k != "batchnorm"}
+    assert spec_changes(plain, "tc") == {"batchnorm": [False, True]}
     # nothing to compare: no record, a broken one, an unknown model
     for bad in (None, {}, {**old, "pool": "x"}, {**old, "name": "nope"}):
         assert spec_changes(bad, "addition") == {}

@@ -136,3 +136,24 @@ def test_loss_is_cross_entropy_with_the_configured_label_smoothing(tmp_path, smo
                                                                                 rel=1e-5)
     if smoothing:  # the smoothed loss is not the plain one
         assert float(want) != pytest.approx(float(F.cross_entropy(logits, labels)), rel=1e-3)
+
+
+def test_a_batch_norm_model_skips_a_last_batch_of_one_image(tmp_path):
+    from torchstn.train.loop import SINGLE_IMAGE_SKIPPED
+
+    # TC's FCN normalises its hidden layers; 33 images in batches of 32 leave a batch of one
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = train(config(tmp_path, dataset="tc", model="fcn", limit=33), progress=False)
+    assert result.status == "done" and result.step == 4  # the skipped batches count as steps
+    assert sum(str(w.message) == SINGLE_IMAGE_SKIPPED for w in seen) == 2  # one an epoch
+    model = torchstn.load_model(tmp_path / "run")
+    assert model.spec.batchnorm
+    norms = [m for m in model.classifier if isinstance(m, torch.nn.BatchNorm1d)]
+    # statistics from the two full batches only
+    assert len(norms) == 2 and all(int(m.num_batches_tracked) == 2 for m in norms)
+    # without batch norm the batch of one trains as any other
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        train(config(tmp_path, model="fcn", limit=33), overwrite=True, progress=False)
+    assert not any(str(w.message) == SINGLE_IMAGE_SKIPPED for w in seen)

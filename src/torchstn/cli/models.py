@@ -27,6 +27,8 @@ def _cells(row: dict) -> list[str]:
         pool += f" (loc {row['loc_pool']})"
     if row.get("view") is not None:  # the transformer samples a smaller view than its input
         pool += f" (view {row['view']})"
+    if row.get("batchnorm"):  # an FCN classifier with batch norm before each hidden ReLU
+        pool += " (bn)"
     return [row["model"], "/".join(map(str, row["widths"])), pool,
             f"{row['localization']:,}", f"{row['classifier']:,}", f"{row['total']:,}",
             f"{100 * row['vs_cnn']:+.1f}%"]
@@ -34,8 +36,12 @@ def _cells(row: dict) -> list[str]:
 
 def format_table(dataset: str, rows: list[dict], in_shape, num_classes: int,
                  markdown: bool = False) -> str:
+    from ..models.registry import baseline_model
+
+    # the rows come in the registry's order, the baseline not always first
+    base = next((r for r in rows if r["model"] == baseline_model(dataset)), rows[0])
     title = (f"dataset {dataset}: input {tuple(in_shape)}, {num_classes} classes, "
-             f"baseline {rows[0]['model']} {rows[0]['total']:,} parameters")
+             f"baseline {base['model']} {base['total']:,} parameters")
     cells = [_cells(r) for r in rows]
     if markdown:
         lines = [f"**{title}**", "", "| " + " | ".join(COLUMNS) + " |",

@@ -9,7 +9,9 @@
   single pixel (results/exploration.md has the exploratory runs behind the choice). On 28x28
   inputs (20 -> 10 -> 4 -> 2) nothing is padded and ceil and floor pooling agree, so the paper's
   MNIST net is unchanged; TC (30 -> 22 -> 11 -> 5 -> 3) is unpadded too.
-* FCN: ``flatten -> fc(h) -> ReLU -> fc(h) -> ReLU -> fc(classes)``.
+* FCN: ``flatten -> fc(h) -> ReLU -> fc(h) -> ReLU -> fc(classes)``; with ``batchnorm``, a
+  ``BatchNorm1d`` between each hidden ``fc`` and its ReLU (not the paper's; the registry says
+  where validation chose it).
 """
 
 from __future__ import annotations
@@ -97,16 +99,21 @@ def cnn_classifier(
 
 
 def fcn_classifier(
-    in_shape: tuple[int, int, int], num_classes: int, hidden: Sequence[int] = (128, 128)
+    in_shape: tuple[int, int, int], num_classes: int, hidden: Sequence[int] = (128, 128),
+    batchnorm: bool = False,
 ) -> nn.Sequential:
-    """FCN mapping ``(N, C, H, W)`` to logits ``(N, num_classes)``; ``hidden`` are the widths."""
+    """FCN mapping ``(N, C, H, W)`` to logits ``(N, num_classes)``; ``hidden`` are the widths;
+    ``batchnorm``: ``nn.BatchNorm1d`` after each hidden layer, before its ReLU."""
+    if not isinstance(batchnorm, bool):
+        raise ValueError(f"batchnorm: expected True or False, got {batchnorm!r}")
     shape = check_size(tuple(in_shape), 3, "in_shape")
     (num_classes,) = check_size(num_classes, 1, "num_classes")
     hidden = check_size(tuple(hidden), len(hidden) or 1, "hidden")
     layers: list[nn.Module] = [nn.Flatten()]
     prev = math.prod(shape)
     for width in hidden:
-        layers += [nn.Linear(prev, width), nn.ReLU()]
+        norm = [nn.BatchNorm1d(width)] if batchnorm else []
+        layers += [nn.Linear(prev, width), *norm, nn.ReLU()]
         prev = width
     layers.append(nn.Linear(prev, num_classes))
     return nn.Sequential(*layers)

@@ -266,10 +266,12 @@ def tc_view_phrase() -> str:
     full = model_spec("st-fcn-aff", in_shape, classes, loc_pool=spec.pool, view=in_shape[1])
     loc = ("" if spec.localization_pool == spec.pool else
            f", and its localisation net sees the input pooled {spec.localization_pool}x")
+    norm = ("; the TC FCN's and ST-FCN's classifiers put batch norm before each hidden ReLU"
+            if spec.batchnorm else "")
     return (f"; the TC ST-FCN's transformer samples a {spec.view}x{spec.view} view of the "
             f"{in_shape[1]}x{in_shape[2]} input, pooled {spec.pool}x{loc}, which leaves its "
-            f"classifier {spec.widths[0]} hidden units instead of {full.widths[0]} (chosen on "
-            "validation data: `results/recipe_study.md`)")
+            f"classifier {spec.widths[0]} hidden units instead of {full.widths[0]}{norm} "
+            "(chosen on validation data: `results/recipe_study.md`)")
 
 
 def render_markdown(rows: list[dict[str, Any]]) -> str:

@@ -65,6 +65,14 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
+def broadcast_buffers(model: nn.Module, info: DistInfo) -> None:
+    """Give every rank rank 0's buffers: DDP sends them at the start of each forward, but the
+    batch-norm statistics of the last step are each rank's own."""
+    if info.distributed:
+        for b in model.buffers():
+            dist.broadcast(b, 0)
+
+
 def all_reduce_sum(t: Tensor, info: DistInfo) -> Tensor:
     """Sum of ``t`` over all ranks (``t`` itself when not distributed)."""
     if not info.distributed:

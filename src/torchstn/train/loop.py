@@ -41,6 +41,8 @@ from .stop import KILL_ENV, StopRequest, kill_plan
 POSTFIX_EVERY = 10  # steps between progress-bar updates
 STATE_VERSION = 1
 GPU_PREFETCH = 2  # batches generated ahead in a thread while the GPU computes
+SINGLE_IMAGE_SKIPPED = ("a training batch of one image was skipped: batch norm needs two or more "
+                        "(the epoch's last batch; change --batch-size or --limit to keep it)")
 
 __all__ = ["train", "TrainResult", "Trainer", "make_optimizer", "KILL_ENV", "cpu_native_bf16"]
 
@@ -155,6 +157,9 @@ class Trainer:
                 if isinstance(m, SpatialTransformer):
                     m.recompute = True
         self.record = model_record(self.model, dataset=cfg.dataset)
+        # batch norm in training mode cannot normalise a batch of one image
+        self.min_batch = 2 if any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                  for m in self.model.modules()) else 1
         self.optimizer = make_optimizer(cfg, self.model)
         self.epoch = self.step = self.batches_done = 0  # batches_done: inside this epoch
         self.stats = RunningStats()
@@ -212,6 +217,12 @@ class Trainer:
     # -- training -------------------------------------------------------------------------------
     def train_step(self, images: Tensor, labels: Tensor) -> None:
         cfg = self.cfg
+        if labels.shape[0] < self.min_batch:  # every rank has the same batch sizes: all skip
+            if self.info.is_main:
+                warnings.warn(SINGLE_IMAGE_SKIPPED, stacklevel=2)
+            self.step += 1
+            self.batches_done += 1
+            return
         images = images.to(self.info.device, non_blocking=True, memory_format=self.memory_format)
         labels = labels.to(self.info.device, non_blocking=True)
         factor = lr_factor(cfg.schedule, self.step, self.total_steps, cfg.lr_milestones,
@@ -281,6 +292,7 @@ class Trainer:
                 if not self.run_epoch(stop, progress, kill):
                     status = "interrupted"
                     break
+        D.broadcast_buffers(self.model, self.info)
         identical = D.replicas_identical(self.model, self.info)
         if self.info.is_main:
             if status == "done":
