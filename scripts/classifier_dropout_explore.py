@@ -45,6 +45,18 @@ def with_dropout(classifier: nn.Sequential, p: float) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def with_loc_batchnorm(model: nn.Module) -> None:
+    """Put ``nn.BatchNorm1d`` between each fc layer of ``model``'s ST-FCN localisation net and
+    its ReLU (in place; the regression layer after them keeps its identity initialisation)."""
+    fc = model.transformer.localization[-1]
+    layers: list[nn.Module] = []
+    for layer in fc:
+        layers.append(layer)
+        if isinstance(layer, nn.Linear):
+            layers.append(nn.BatchNorm1d(layer.out_features))
+    model.transformer.localization[-1] = nn.Sequential(*layers)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="rts", choices=sorted(RECIPES))
@@ -53,6 +65,8 @@ def main() -> None:
     p.add_argument("--batchnorm", action=argparse.BooleanOptionalAction, default=None,
                    help="batch norm before each hidden ReLU of the classifier, on the widths "
                         "fitted without it (default: the registry's model)")
+    p.add_argument("--loc-batchnorm", action="store_true",
+                   help="batch norm in the ST-FCN localisation net too (exploration only)")
     p.add_argument("--epochs", type=int, default=70)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
@@ -67,17 +81,21 @@ def main() -> None:
             plain = registry.model_spec(name, in_shape, num_classes, batchnorm=False)
             spec = dataclasses.replace(plain, batchnorm=a.batchnorm)
         model = registry.build_from_spec(spec)
+        if a.loc_batchnorm:
+            with_loc_batchnorm(model)
         if a.p > 0:
             model.classifier = with_dropout(model.classifier, a.p)
         return model
 
     bn = {None: "", True: "-bn", False: "-nobn"}[a.batchnorm]
+    bn += "-locbn" if a.loc_batchnorm else ""
     out = Path(a.out) / (f"{a.dataset}-{a.model}-p{a.p:g}{bn}"
                           f"-e{a.epochs}-seed{a.seed}")
     error = train_on_validation(a.dataset, a.model, a.epochs, a.seed, a.threads, out,
                                 build_model, {})
     if error is not None:
         report({"dataset": a.dataset, "model": a.model, "p": a.p, "batchnorm": a.batchnorm,
+                "loc_batchnorm": a.loc_batchnorm,
                 "epochs": a.epochs, "seed": a.seed, "validation_error": error}, out)
 
 if __name__ == "__main__":
