@@ -70,6 +70,13 @@ def check_size(size: object, dims: int, name: str = "out_size") -> tuple[int, ..
     return tuple(size)
 
 
+def check_bool(value: object, name: str) -> bool:
+    """``value`` itself if it is True or False (not 1, "yes" or None)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
+    return value
+
+
 def check_params(params: Tensor, n_params: int, name: str) -> Tensor:
     """Transform parameters ``(N, n_params)``; a 1-D ``(n_params,)`` is taken as a batch of one."""
     check_tensor(params, f"{name} params")

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..checks import check_size
+from ..checks import check_bool, check_size
 from .single_channel_conv import Conv2dC1
 
 CNN_KERNELS = (9, 7)  # paper [S]
@@ -104,8 +104,7 @@ def fcn_classifier(
 ) -> nn.Sequential:
     """FCN mapping ``(N, C, H, W)`` to logits ``(N, num_classes)``; ``hidden`` are the widths;
     ``batchnorm``: ``nn.BatchNorm1d`` after each hidden layer, before its ReLU."""
-    if not isinstance(batchnorm, bool):
-        raise ValueError(f"batchnorm: expected True or False, got {batchnorm!r}")
+    check_bool(batchnorm, "batchnorm")
     shape = check_size(tuple(in_shape), 3, "in_shape")
     (num_classes,) = check_size(num_classes, 1, "num_classes")
     hidden = check_size(tuple(hidden), len(hidden) or 1, "hidden")

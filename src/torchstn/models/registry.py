@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..checks import check_size
+from ..checks import check_bool, check_size
 from ..modules import ParallelTransformers, SpatialTransformer
 from .classifiers import cnn_classifier, count_on_meta, count_parameters, fcn_classifier
 from .st_models import DigitClassifier, cnn_transformer, fcn_transformer
@@ -208,23 +208,20 @@ def _classifier_input(name: str, in_shape: tuple[int, int, int], pool: int,
     return _pooled(in_shape, pool, transformer_copies(name), view)
 
 
-def is_st_fcn(name: str) -> bool:
-    """Is model ``name`` an ST-FCN (one transformer or parallel ones; not a volume model)?"""
-    kind, transform = parse_name(name)
-    return kind == "fcn" and transform is not None and name not in VOLUME_MODELS
-
-
 def has_fcn_classifier(name: str) -> bool:
     """Does model ``name`` classify with an FCN (the FCN baseline and the ST-FCNs)?"""
     kind, _ = parse_name(name)
     return kind == "fcn" and name not in VOLUME_MODELS
 
 
+def is_st_fcn(name: str) -> bool:
+    """Is model ``name`` an ST-FCN (one transformer or parallel ones; not a volume model)?"""
+    return has_fcn_classifier(name) and parse_name(name)[1] is not None
+
+
 def check_batchnorm(name: str, batchnorm: bool, what: str = "batchnorm") -> bool:
     """``batchnorm`` checked for model ``name``: a bool, True only for an FCN classifier."""
-    if not isinstance(batchnorm, bool):
-        raise ValueError(f"{what}: expected True or False, got {batchnorm!r}")
-    if batchnorm and not has_fcn_classifier(name):
+    if check_bool(batchnorm, what) and not has_fcn_classifier(name):
         raise ValueError(f"{what}: only models with an FCN classifier take batch norm, got "
                          f"model {name!r}")
     return batchnorm
