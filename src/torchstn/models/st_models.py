@@ -73,13 +73,14 @@ def cnn_transformer(in_shape: tuple[int, int, int], transform: str) -> SpatialTr
 
 def fcn_transformer(
     in_shape: tuple[int, int, int], transform: str, pool: int = 1,
-    out_size: tuple[int, int] | None = None,
+    out_size: tuple[int, int] | None = None, iterations: int = 1,
 ) -> SpatialTransformer:
     """ST-FCN transformer: [avg-pool] -> normalise -> three fc layers of 32 -> regression.
 
     The localisation net sees the input at the classifier's resolution (after the same ``pool``),
     which keeps its first layer, the only large one, affordable on the 42x42 and 60x60 sets.
-    ``out_size``: the output's ``(H', W')`` (None: the input's).
+    ``out_size``: the output's ``(H', W')`` (None: the input's); ``iterations``: how many times
+    the localisation net looks (:class:`~torchstn.modules.SpatialTransformer`).
     """
     c, h, w = in_shape
     # pool before normalising (they commute; 4x fewer pixels); the fc net keeps its index in
@@ -88,4 +89,4 @@ def fcn_transformer(
     layers.append(fc_localization((c, h // pool, w // pool), LOC_FCN_HIDDEN))
     return SpatialTransformer(nn.Sequential(*layers), transform,
                               out_size=in_shape[1:] if out_size is None else out_size,
-                              in_shape=in_shape)
+                              in_shape=in_shape, iterations=iterations)

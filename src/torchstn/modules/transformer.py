@@ -68,6 +68,13 @@ class SpatialTransformer(nn.Module):
         mode, padding: sampler options, see :func:`torchstn.sample`.
         recompute: keep only the input for backward and recompute the transformer there
             (activation checkpointing: less memory, one more transformer forward per step).
+        iterations: how many times the localisation net looks (1: the paper's transformer).
+            Each further look sees the input warped by the parameters so far, at the input's
+            size, and predicts a correction that :meth:`Transform.refine` composes with them;
+            the input is sampled once more at the end with the composed parameters, so a
+            refinement never blurs it (the inverse compositional spatial transformer of Lin
+            and Lucey, CVPR 2017). The same parameters; ``iterations`` passes of the
+            localisation net. 2D families only.
 
     Attributes:
         regressor: the final ``nn.Linear`` ``(N, F) -> (N, n_params)``; starts with zero weights
@@ -89,6 +96,7 @@ class SpatialTransformer(nn.Module):
         mode: str = "bilinear",
         padding: str = "zeros",
         recompute: bool = False,
+        iterations: int = 1,
     ) -> None:
         super().__init__()
         if not isinstance(localization, nn.Module):
@@ -111,6 +119,12 @@ class SpatialTransformer(nn.Module):
         # trade time for memory: keep only the input for backward and run the localisation net,
         # grid and sampler again in backward (activation checkpointing)
         self.recompute = bool(recompute)
+        if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
+            raise ValueError(f"iterations: expected an int >= 1, got {iterations!r}")
+        if iterations > 1 and not self.transform.refinable:
+            raise ValueError(f"iterations={iterations}: expected a transform that composes with "
+                             f"its own corrections (a 2D family), got {self.transform.name!r}")
+        self.iterations = iterations
         self.last_params: Tensor | None = None
         identity = tuple(self.transform.identity_params().tolist())
         if self.in_shape is None:
@@ -150,7 +164,17 @@ class SpatialTransformer(nn.Module):
 
     # -- public API -----------------------------------------------------------------------------
     def params(self, x: Tensor) -> Tensor:
-        """Transform parameters ``(N, n_params)`` predicted for ``x`` ``(N, C, H, W)``."""
+        """Transform parameters ``(N, n_params)`` predicted for ``x`` ``(N, C, H, W)`` (refined
+        ``iterations - 1`` times)."""
+        theta = self._predict(x)
+        for _ in range(self.iterations - 1):
+            # look again at the input warped so far, at the size the localisation net takes
+            seen = self._sample(x, theta, tuple(x.shape[2:]))
+            theta = self.transform.refine(theta, self._predict(seen))
+        return theta
+
+    def _predict(self, x: Tensor) -> Tensor:
+        """One pass of the localisation net and the regressor: ``(N, n_params)``."""
         self._check_input(x)
         try:
             features = self.localization(x).flatten(1)
@@ -197,7 +221,10 @@ class SpatialTransformer(nn.Module):
     def _warp(self, x: Tensor) -> Tensor:
         theta = self.params(x)
         self.last_params = theta
-        out_size = self._out_size(x)
+        return self._sample(x, theta, self._out_size(x))
+
+    def _sample(self, x: Tensor, theta: Tensor, out_size: tuple[int, ...]) -> Tensor:
+        """``x`` warped by ``theta``, sampled at ``out_size``."""
         fused = self._fused_kind(x)
         if fused is not None:  # CUDA + Triton: grid generated inside the sampler kernel
             return fused_warp(x, self._fused_theta(theta, fused), out_size, kind=fused,
@@ -228,6 +255,7 @@ class SpatialTransformer(nn.Module):
             f"transform={self.transform.name}, out_size={self.out_size}, "
             f"in_shape={self.in_shape}, mode={self.mode}, padding={self.padding}"
             + (", recompute=True" if self.recompute else "")
+            + (f", iterations={self.iterations}" if self.iterations > 1 else "")
         )
 
     # -- helpers --------------------------------------------------------------------------------

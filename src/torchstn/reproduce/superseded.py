@@ -66,9 +66,12 @@ def spec_changes(spec: dict[str, Any] | None, dataset: str) -> dict[str, list[An
         new = model_spec(old.name, *dataset_info(dataset))
     except (ValueError, KeyError, TypeError):
         return {}
-    # resolved: a record's missing pool means "the classifier's", a missing batchnorm False
-    have = {**old.to_dict(), "loc_pool": old.localization_pool, "batchnorm": old.batchnorm}
-    want = {**new.to_dict(), "loc_pool": new.localization_pool, "batchnorm": new.batchnorm}
+    # resolved: a record's missing pool means "the classifier's", a missing batchnorm False, a
+    # missing iterations 1
+    have = {**old.to_dict(), "loc_pool": old.localization_pool, "batchnorm": old.batchnorm,
+            "iterations": old.iterations}
+    want = {**new.to_dict(), "loc_pool": new.localization_pool, "batchnorm": new.batchnorm,
+            "iterations": new.iterations}
     return {k: [have.get(k), want.get(k)] for k in sorted(have.keys() | want.keys())
             if have.get(k) != want.get(k)}
 

@@ -21,3 +21,6 @@ class Affine(MatrixTransform):
 
     def _matrix(self, params: Tensor) -> Tensor:
         return rows_to_matrix(params)
+
+    def _params(self, matrix: Tensor) -> Tensor:
+        return matrix[:, :2].reshape(-1, 6)

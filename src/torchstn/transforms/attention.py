@@ -24,3 +24,6 @@ class Attention(MatrixTransform):
         s, tx, ty = params.unbind(dim=1)
         zero = torch.zeros_like(s)
         return rows_to_matrix(torch.stack([s, zero, tx, zero, s, ty], dim=1))
+
+    def _params(self, matrix: Tensor) -> Tensor:
+        return torch.stack([matrix[:, 0, 0], matrix[:, 0, 2], matrix[:, 1, 2]], dim=1)

@@ -3,7 +3,9 @@
 A transform is a small stateless object (not an ``nn.Module``): it knows how many parameters it
 takes, what the identity is, and how to turn a batch of parameters into a sampling grid in the
 convention of :mod:`torchstn.coords`. Families with a matrix form (affine, attention, RTS,
-projective) also give ``matrix``, ``inverse`` and ``compose``.
+projective) also give ``matrix``, ``inverse`` and ``compose``. Every 2D family gives ``refine``:
+the parameters of its map followed by a correction predicted on its own output (an iterative
+spatial transformer's step, :class:`torchstn.modules.SpatialTransformer` ``iterations``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,29 @@ class Transform:
         params = check_params(params, self.n_params, self.name)
         return self._grid(params, check_size(out_size, self.dims))
 
+    def refine(self, params: Tensor, correction: Tensor) -> Tensor:
+        """Parameters ``(N, n_params)`` of ``p -> f_params(f_correction(p))``: the warp by
+        ``params`` refined by a ``correction`` that was predicted on that warp's output.
+
+        Backward maps (output -> input), so the correction acts first on an output point. Exact
+        for the matrix families (their maps compose into one of the same family); a control-grid
+        family returns the interpolant through the composed control points. Computed in float32
+        at least, autocast off: a refined warp is fed back in, so its round-off would compound.
+        """
+        params = check_params(params, self.n_params, self.name)
+        correction = check_params(correction, self.n_params, f"{self.name} correction")
+        if correction.shape[0] != params.shape[0]:
+            raise ValueError(f"correction: expected {params.shape[0]} rows like params, "
+                             f"got {correction.shape[0]}")
+        dtype = compute_dtype(torch.promote_types(params.dtype, correction.dtype))
+        with no_autocast(params.device.type):
+            return self._refine(params.to(dtype), correction.to(dtype))
+
+    @property
+    def refinable(self) -> bool:
+        """Whether :meth:`refine` is implemented (every 2D family; not :class:`Affine3D`)."""
+        return type(self)._refine is not Transform._refine
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -44,6 +69,21 @@ class Transform:
 
     def _grid(self, params: Tensor, out_size: tuple[int, ...]) -> Tensor:
         raise NotImplementedError
+
+    def _refine(self, params: Tensor, correction: Tensor) -> Tensor:
+        raise NotImplementedError(f"transform {self.name!r} has no refine (composition)")
+
+
+def no_autocast(device_type: str):
+    """Context that switches autocast off on ``device_type`` (a no-op where it does not exist)."""
+    if torch.amp.is_autocast_available(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 at least: half and bfloat16 are promoted, float64 stays."""
+    return torch.promote_types(dtype, torch.float32)
 
 
 def affine_grid_from_matrix(theta: Tensor, out_size: tuple[int, int]) -> Tensor:
@@ -178,6 +218,13 @@ class MatrixTransform(Transform):
 
     def _matrix(self, params: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def _params(self, matrix: Tensor) -> Tensor:
+        """The ``(N, n_params)`` parameters of a ``(N, 3, 3)`` matrix of this family."""
+        raise NotImplementedError
+
+    def _refine(self, params: Tensor, correction: Tensor) -> Tensor:
+        return self._params(self._matrix(params) @ self._matrix(correction))
 
     def _grid(self, params: Tensor, out_size: tuple[int, ...]) -> Tensor:
         m = self._matrix(params)

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from ..coords import base_grid
-from .base import Transform
+from .base import Transform, compute_dtype, no_autocast
 
 CACHE_SIZE = 64  # distinct (family, grid size, out size, device, dtype) weight matrices kept
 
@@ -35,18 +35,6 @@ def control_points(grid_size: int, *, device=None, dtype: torch.dtype = torch.fl
     axis = torch.linspace(-1.0, 1.0, grid_size, dtype=torch.float64)
     ys, xs = torch.meshgrid(axis, axis, indexing="ij")
     return torch.stack([xs, ys], dim=-1).reshape(-1, 2).to(device=device, dtype=dtype)
-
-
-def no_autocast(device_type: str):
-    """Context that switches autocast off on ``device_type`` (a no-op where it does not exist)."""
-    if torch.amp.is_autocast_available(device_type):
-        return torch.autocast(device_type, enabled=False)
-    return contextlib.nullcontext()
-
-
-def compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """float32 at least: half and bfloat16 are promoted, float64 stays."""
-    return torch.promote_types(dtype, torch.float32)
 
 
 class ControlGridTransform(Transform):
@@ -86,6 +74,15 @@ class ControlGridTransform(Transform):
 
     def _identity(self) -> Tensor:
         return torch.zeros(self.n_params)
+
+    def _refine(self, params: Tensor, correction: Tensor) -> Tensor:
+        # the control points' images under the composed map, f_params(c_k + e_k), are the targets
+        # of the result: exact there, this family's interpolation in between
+        n, k2 = params.shape[0], self.grid_size**2
+        c = self.control_points(device=params.device, dtype=params.dtype)
+        inner = (c + correction.view(n, k2, 2)).reshape(-1, 2)
+        w = self.point_weights(self.grid_size, inner).view(n, k2, k2)
+        return (w @ (c + params.view(n, k2, 2)) - c).reshape(n, -1)
 
     def _grid(self, params: Tensor, out_size: tuple[int, ...]) -> Tensor:
         h, w = out_size

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import MatrixTransform, rows_to_matrix
+from .base import MatrixTransform, rows_to_matrix, safe_w
 
 
 class Projective(MatrixTransform):
@@ -24,3 +24,7 @@ class Projective(MatrixTransform):
 
     def _matrix(self, params: Tensor) -> Tensor:
         return rows_to_matrix(params)
+
+    def _params(self, matrix: Tensor) -> Tensor:
+        # a homography is defined up to scale: the one with 1 as its 9th entry (never divided by 0)
+        return (matrix / safe_w(matrix[:, 2:, 2:])).reshape(-1, 9)[:, :8]

@@ -32,3 +32,8 @@ class RTS(MatrixTransform):
         scale = log_scale.exp()
         c, s = scale * angle.cos(), scale * angle.sin()
         return rows_to_matrix(torch.stack([c, -s, tx, s, c, ty], dim=1))
+
+    def _params(self, matrix: Tensor) -> Tensor:
+        c, s = matrix[:, 0, 0], matrix[:, 1, 0]
+        return torch.stack([torch.atan2(s, c), torch.hypot(c, s).log(), matrix[:, 0, 2],
+                            matrix[:, 1, 2]], dim=1)
