@@ -299,3 +299,44 @@ def test_a_batchnorm_record_round_trips_and_old_records_rebuild_without_it():
 def test_model_spec_refuses_a_bad_batchnorm(name, value, match):
     with pytest.raises(ValueError, match=match):
         model_spec(name, (1, 60, 60), 10, batchnorm=value)
+
+
+def test_the_rts_st_fcn_aff_looks_twice_on_the_same_parameters(monkeypatch):
+    rts = (1, 42, 42)
+    spec = model_spec("st-fcn-aff", rts, 10)
+    once = model_spec("st-fcn-aff", rts, 10, iterations=1)
+    assert spec.iterations == 2 and once.iterations == 1 and spec.widths == once.widths
+    model = build_from_spec(spec)
+    assert model.transformer.iterations == 2
+    assert count_parameters(model) == count_parameters(build_from_spec(once))
+    model(torch.rand(3, *rts)).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    for other in ("st-fcn-tps", "st-cnn-aff", "fcn"):
+        assert model_spec(other, rts, 10).iterations == 1
+    assert model_spec("st-fcn-aff", (1, 28, 28), 10).iterations == 1
+    monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {})
+    assert registry.transformer_iterations("st-fcn-aff", rts) == 1
+
+
+def test_an_iterations_record_round_trips_and_old_records_rebuild_with_one_look():
+    spec = model_spec("st-fcn-aff", (1, 42, 42), 10)
+    record = spec.to_dict()
+    assert record["iterations"] == 2 and ModelSpec.from_dict(record) == spec
+    assert "iterations" not in model_spec("st-fcn-tps", (1, 42, 42), 10).to_dict()
+    old = {k: v for k, v in record.items() if k != "iterations"}  # written before iterations
+    assert build_from_spec(ModelSpec.from_dict(old)).transformer.iterations == 1
+    for bad, match in ((0, "expected an int in 1..8"), (9, "expected an int in 1..8"),
+                       ("2", "expected an int in 1..8"), (True, "expected an int in 1..8")):
+        with pytest.raises(ValueError, match=f"model record iterations: {match}"):
+            ModelSpec.from_dict({**record, "iterations": bad})
+    cnn = model_spec("st-cnn-aff", (1, 42, 42), 10).to_dict()
+    with pytest.raises(ValueError, match="expected 1 for 'st-cnn-aff' \\(only ST-FCNs iterate\\)"):
+        ModelSpec.from_dict({**cnn, "iterations": 2})
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("fcn", 2, "only ST-FCNs iterate"), ("st-cnn-tps", 3, "only ST-FCNs iterate"),
+    ("st-fcn-aff", 0, "expected an int in 1..8"), ("st-fcn-aff", 2.0, "expected an int in 1..8")])
+def test_model_spec_refuses_bad_iterations(name, value, match):
+    with pytest.raises(ValueError, match=match):
+        model_spec(name, (1, 42, 42), 10, iterations=value)

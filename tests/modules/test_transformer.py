@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+import torchstn
 from torchstn import SpatialTransformer, conv_localization, fc_localization
 from torchstn.coords import base_grid
 from torchstn.modules import IdentityInitLinear
@@ -213,3 +214,56 @@ def test_recompute_same_values_and_gradients_less_saved(name):
         torch.testing.assert_close(a, b)
     assert saved[1] <= x.numel() < saved[0]  # only the input is kept
     assert "recompute=True" in repr(again)
+
+
+@pytest.mark.parametrize("name", TWO_D)
+def test_an_iterative_transformer_is_the_identity_at_init(name):
+    st = make(name, iterations=3).double()
+    x = images(dtype=torch.float64)
+    torch.testing.assert_close(st(x), x, atol=1e-6, rtol=0)
+    assert "iterations=3" in repr(st) and "iterations" not in repr(make(name))
+
+
+@pytest.mark.parametrize("name", ["affine", "projective", "tps"])
+def test_an_iterative_transformer_refines_with_what_it_sees_after_the_first_warp(name):
+    """Two looks: the correction is predicted on the input warped by the first guess (at the
+    input's size), composed with it by ``refine``, and the input sampled once with the result."""
+    st = make(name, iterations=2, out_size=(5, 6)).double()
+    one = make(name).double()
+    with torch.no_grad():
+        st.regressor.weight.normal_(0, 0.05, generator=torch.Generator().manual_seed(3))
+    one.load_state_dict(st.state_dict())
+    x = images(dtype=torch.float64)
+    first = one.params(x)
+    seen = torchstn.sample(x, one.transform.grid(first, SHAPE[1:]))
+    want = one.transform.refine(first, one.params(seen))
+    torch.testing.assert_close(st.params(x), want)
+    torch.testing.assert_close(st(x), torchstn.sample(x, one.transform.grid(want, (5, 6))))
+    torch.testing.assert_close(st.last_params, want)
+    assert not torch.allclose(want, first)
+
+
+@pytest.mark.parametrize("name", ["affine", "tps"])
+def test_an_iterative_transformer_gradcheck_and_every_parameter_gets_a_gradient(name):
+    st = make(name, iterations=2).double()
+    with torch.no_grad():
+        st.regressor.weight.normal_(0, 0.05, generator=torch.Generator().manual_seed(4))
+    x = images(n=2, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda v: st(v).sum((1, 2, 3)), (x,))
+    st(x).square().sum().backward()
+    for pname, p in st.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, pname
+
+
+@pytest.mark.parametrize("iterations, match", [
+    (0, "expected an int >= 1, got 0"), (1.0, "expected an int >= 1, got 1.0"),
+    (True, "expected an int >= 1, got True")])
+def test_bad_iterations_raise(iterations, match):
+    with pytest.raises(ValueError, match=match):
+        make("affine", iterations=iterations)
+
+
+def test_a_volume_transformer_cannot_iterate():
+    loc = nn.Sequential(nn.Flatten(), nn.Linear(2 * 4 * 4 * 4, 8))
+    with pytest.raises(ValueError, match="iterations=2: expected a transform that composes"):
+        SpatialTransformer(loc, "affine3d", in_shape=(2, 4, 4, 4), iterations=2)

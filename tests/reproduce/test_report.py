@@ -57,3 +57,14 @@ def test_the_tc_view_phrase_comes_from_the_registry(monkeypatch):
         assert tc_view_phrase() == ""  # no view: nothing to say
     finally:
         registry.cached_model_spec.cache_clear()
+
+
+def test_the_iterations_phrase_comes_from_the_registry(monkeypatch):
+    from torchstn.models import registry
+    from torchstn.reproduce.report import iterations_phrase
+
+    assert iterations_phrase().startswith("; the RTS ST-FCN Aff's localisation net looks twice")
+    monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {("st-fcn-tps", (1, 60, 60)): 3})
+    assert iterations_phrase().startswith("; the TC ST-FCN Tps's localisation net looks 3 times")
+    monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {})
+    assert iterations_phrase() == ""

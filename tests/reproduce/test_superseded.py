@@ -191,6 +191,10 @@ def test_a_model_record_is_compared_with_the_registrys_model():
     # a record without batch norm (written before it existed) is read as none
     plain = {k: v for k, v in tc.to_dict().items() if k != "batchnorm"}
     assert spec_changes(plain, "tc") == {"batchnorm": [False, True]}
+    # a record without iterations (written before the transformer could look twice) is one look
+    rts = model_spec("st-fcn-aff", (1, 42, 42), 10).to_dict()
+    once = {k: v for k, v in rts.items() if k != "iterations"}
+    assert spec_changes(once, "rts") == {"iterations": [1, 2]} and spec_changes(rts, "rts") == {}
     # nothing to compare: no record, a broken one, an unknown model
     for bad in (None, {}, {**old, "pool": "x"}, {**old, "name": "nope"}):
         assert spec_changes(bad, "addition") == {}

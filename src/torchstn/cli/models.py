@@ -29,6 +29,8 @@ def _cells(row: dict) -> list[str]:
         pool += f" (view {row['view']})"
     if row.get("batchnorm"):  # an FCN classifier with batch norm before each hidden ReLU
         pool += " (bn)"
+    if row.get("iterations", 1) > 1:  # the localisation net looks again at its own warp
+        pool += f" (looks {row['iterations']}x)"
     return [row["model"], "/".join(map(str, row["widths"])), pool,
             f"{row['localization']:,}", f"{row['classifier']:,}", f"{row['total']:,}",
             f"{100 * row['vs_cnn']:+.1f}%"]

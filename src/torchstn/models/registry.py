@@ -527,7 +527,7 @@ def parameter_table(dataset: str, names: tuple[str, ...] | None = None) -> list[
                              f"{MAX_PARAMS} limit")
         rows.append({"model": name, "widths": list(model.spec.widths), "pool": model.spec.pool,
                      "loc_pool": model.spec.localization_pool, "view": model.spec.view,
-                     "batchnorm": model.spec.batchnorm,
+                     "batchnorm": model.spec.batchnorm, "iterations": model.spec.iterations,
                      "localization": loc,
                      "classifier": total - loc, "total": total,
                      "vs_cnn": total / cnn_total - 1})

@@ -274,6 +274,27 @@ def tc_view_phrase() -> str:
             "(chosen on validation data: `results/recipe_study.md`)")
 
 
+def iterations_phrase() -> str:
+    """``"; the RTS ST-FCN Aff's localisation net looks twice ..."``, from the registry (empty
+    when every transformer looks once, as the paper's)."""
+    from ..data import DATASETS
+    from ..models.registry import ST_FCN_ITERATIONS, dataset_info
+
+    shapes = {}
+    for dataset in DATASETS:
+        try:
+            shapes.setdefault(dataset_info(dataset)[0], dataset)
+        except ValueError:  # no class labels: no Table 1 column
+            continue
+    said = [f"the {shapes[shape].upper()} {model_title(name)}'s localisation net looks "
+            f"{'twice' if n == 2 else f'{n} times'}"
+            for (name, shape), n in sorted(ST_FCN_ITERATIONS.items()) if shape in shapes]
+    if not said:
+        return ""
+    return ("; " + ", ".join(said) + " (an iterative transformer: each look sees the input warped "
+            "by the warp so far and refines it; the same parameters)")
+
+
 def render_markdown(rows: list[dict[str, Any]]) -> str:
     """The report: main table, the cells that beat the paper, details, recipes, commands."""
     fake = any(r.get("data") == "fake" for r in rows)
@@ -292,7 +313,7 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
         "seeds where there are several. *Paper*: Jaderberg et al., *Spatial Transformer "
         "Networks* (2015), Table 1 and its TC line; on TC the ST models are the affine ones. "
         "Every model of a column has the CNN's parameter count within 10% (`torchstn models "
-        f"--dataset D`){tc_view_phrase()}. "
+        f"--dataset D`){tc_view_phrase()}{iterations_phrase()}. "
         "*not run*: no finished run of that cell yet. **Bold**: our mean error is below the "
         "paper's.",
         "",
