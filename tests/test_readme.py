@@ -60,3 +60,14 @@ def test_gpu_clause_names_the_cells_with_gpu_seeds(tmp_path):
     report.write_text(json.dumps([{"dataset": "r", "model": "cnn", "runs": [{"seed": 0, **cpu}]}]))
     assert module.gpu_text(report) == ""
     assert module.gpu_text(tmp_path / "absent.json") == ""
+
+
+def test_the_model_tables_are_what_torchstn_models_prints():
+    from torchstn.cli.models import format_table, labelled_datasets
+    from torchstn.models.registry import dataset_info, parameter_table
+
+    text = README.read_text()
+    for dataset in labelled_datasets():
+        table = format_table(dataset, parameter_table(dataset), *dataset_info(dataset),
+                             markdown=True)
+        assert table in text, f"README: the table of {dataset} is not `torchstn models` output"
