@@ -169,7 +169,7 @@ class SpatialTransformer(nn.Module):
         theta = self._predict(x)
         for _ in range(self.iterations - 1):
             # look again at the input warped so far, at the size the localisation net takes
-            seen = self._sample(x, theta, tuple(x.shape[2:]))
+            seen = self._sample(x, theta, self._in_size(x))
             theta = self.transform.refine(theta, self._predict(seen))
         return theta
 
@@ -259,6 +259,10 @@ class SpatialTransformer(nn.Module):
         )
 
     # -- helpers --------------------------------------------------------------------------------
+    def _in_size(self, x: Tensor) -> tuple[int, ...]:
+        # in_shape's, where known: under ONNX export the traced shape is made of tensors
+        return self.in_shape[1:] if self.in_shape is not None else tuple(x.shape[2:])
+
     def _out_size(self, x: Tensor) -> tuple[int, ...]:
         return self.out_size if self.out_size is not None else tuple(x.shape[2:])
 
