@@ -314,6 +314,7 @@ def test_the_rts_st_fcn_aff_looks_twice_on_the_same_parameters(monkeypatch):
     for other in ("st-fcn-tps", "st-cnn-aff", "fcn"):
         assert model_spec(other, rts, 10).iterations == 1
     assert model_spec("st-fcn-aff", (1, 28, 28), 10).iterations == 1
+    assert model_spec("st-fcn-aff", (1, 60, 60), 10).iterations == 2
     monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {})
     assert registry.transformer_iterations("st-fcn-aff", rts) == 1
 

@@ -64,6 +64,7 @@ def test_the_iterations_phrase_comes_from_the_registry(monkeypatch):
     from torchstn.reproduce.report import iterations_phrase
 
     assert iterations_phrase().startswith("; the RTS ST-FCN Aff's localisation net looks twice")
+    assert "the TC ST-FCN Aff's localisation net looks twice" in iterations_phrase()
     monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {("st-fcn-tps", (1, 60, 60)): 3})
     assert iterations_phrase().startswith("; the TC ST-FCN Tps's localisation net looks 3 times")
     monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {})
