@@ -70,6 +70,13 @@ def check_size(size: object, dims: int, name: str = "out_size") -> tuple[int, ..
     return tuple(size)
 
 
+def check_int(value: object, name: str, low: int) -> int:
+    """``value`` itself if it is an int ``>= low`` (not a bool, not a float)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
+    return value
+
+
 def check_bool(value: object, name: str) -> bool:
     """``value`` itself if it is True or False (not 1, "yes" or None)."""
     if not isinstance(value, bool):

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .sets import DATASETS, TEST_SEED, _check_int, _check_name, coloc_test_set, test_set
+from ..checks import check_int
+from .sets import DATASETS, TEST_SEED, _check_name, coloc_test_set, test_set
 
 __all__ = ["write_png", "tile", "preview"]
 
@@ -83,7 +84,7 @@ def preview(
 ) -> Path:
     """Write a PNG of the first ``n`` samples of the test set ``name``; returns the path."""
     _check_name(name)
-    _check_int(n, "n", 1)
+    check_int(n, "n", 1)
     if name == "coloc":
         images, _, boxes = coloc_test_set(root, seed, stop=n)
     else:

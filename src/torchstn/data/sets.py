@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..checks import check_int
 from .clutter import COLOC_CANVAS, TC_CANVAS, coloc_apply, coloc_params, tc_apply, tc_params
 from .elastic import e_apply, e_params
 from .geometric import (
@@ -116,12 +117,6 @@ def _check_name(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
-def _check_int(value: object, name: str, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
-    return value
-
-
 def _draw(name: str, n_source: int) -> Callable[[int, torch.Generator, int], Params]:
     """Parameter draw of ``name`` for samples ``first .. first+n-1`` of an ``n_source`` split."""
 
@@ -156,11 +151,11 @@ def _fixed(name: str, root: Root, seed: int, start: int, stop: int | None, downl
            holdout: int | None = None):
     """A fixed set: the test split, or (``holdout``) the last ``holdout`` training digits."""
     _check_name(name)
-    _check_int(seed, "seed", 0)
+    check_int(seed, "seed", 0)
     images, labels = load("test" if holdout is None else "train", root, download=download)
     stream = "test"
     if holdout is not None:
-        _check_int(holdout, "size", 1)
+        check_int(holdout, "size", 1)
         if holdout >= images.shape[0]:
             raise ValueError(f"size: expected fewer than the {images.shape[0]} training digits, "
                              f"got {holdout}")
@@ -230,7 +225,7 @@ def coloc_set(
     ``split``; with ``clutter``, 16 crops of other digits of the split are added."""
     if not isinstance(digit, int) or not 0 <= digit <= 9:
         raise ValueError(f"digit: expected an int in 0..9, got {digit!r}")
-    _check_int(n, "n", 1)
+    check_int(n, "n", 1)
     images, labels = load(split, root, download=download)
     candidates = (labels == digit).nonzero().squeeze(1)
     if candidates.numel() < n:
@@ -245,7 +240,7 @@ def coloc_set(
 def _train_split(root: Root, limit: int | None, download: bool) -> tuple[Tensor, Tensor]:
     images, labels = load("train", root, download=download)
     if limit is not None:
-        _check_int(limit, "limit", 1)
+        check_int(limit, "limit", 1)
         images, labels = images[:limit], labels[:limit]
     return images, labels
 
@@ -260,8 +255,8 @@ def num_train_batches(
 ) -> int:
     """How many batches :func:`train_batches` yields per epoch on each rank."""
     _check_name(name)
-    _check_int(batch_size, "batch_size", 1)
-    _check_int(world_size, "world_size", 1)
+    check_int(batch_size, "batch_size", 1)
+    check_int(world_size, "world_size", 1)
     per_rank = _per_rank(_train_split(root, limit, download)[0].shape[0], world_size)
     return per_rank // batch_size if drop_last else math.ceil(per_rank / batch_size)
 
@@ -295,7 +290,7 @@ def train_batches(
                               (epoch, "epoch", 0), (world_size, "world_size", 1),
                               (prefetch_depth, "prefetch_depth", 0),
                               (generation_threads, "generation_threads", 1)]:
-        _check_int(value, label, low)
+        check_int(value, label, low)
     if not isinstance(rank, int) or not 0 <= rank < world_size:
         raise ValueError(f"rank: expected an int in 0..{world_size - 1}, got {rank!r}")
     worker_id, num_workers = worker

@@ -8,7 +8,7 @@ import torch
 import torch.utils.checkpoint
 from torch import Tensor, nn
 
-from ..checks import check_float, check_rank, check_size, check_tensor
+from ..checks import check_float, check_int, check_rank, check_size, check_tensor
 from ..kernels.fused import FUSED_PADDINGS, fused_warp, use_triton
 from ..sampler import MODES, PADDINGS, sample
 from ..transforms import TPS, MatrixTransform, Transform, get_transform
@@ -119,8 +119,7 @@ class SpatialTransformer(nn.Module):
         # trade time for memory: keep only the input for backward and run the localisation net,
         # grid and sampler again in backward (activation checkpointing)
         self.recompute = bool(recompute)
-        if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
-            raise ValueError(f"iterations: expected an int >= 1, got {iterations!r}")
+        check_int(iterations, "iterations", 1)
         if iterations > 1 and not self.transform.refinable:
             raise ValueError(f"iterations={iterations}: expected a transform that composes with "
                              f"its own corrections (a 2D family), got {self.transform.name!r}")
