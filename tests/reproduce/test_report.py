@@ -63,9 +63,14 @@ def test_the_iterations_phrase_comes_from_the_registry(monkeypatch):
     from torchstn.models import registry
     from torchstn.reproduce.report import iterations_phrase
 
-    assert iterations_phrase().startswith("; the RTS ST-FCN Aff's localisation net looks twice")
-    assert "the TC ST-FCN Aff's localisation net looks twice" in iterations_phrase()
+    monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {
+        ("st-fcn-tps", (1, 42, 42)): 2, ("st-fcn-aff", (1, 60, 60)): 2,
+        ("st-fcn-aff", (1, 42, 42)): 2, ("st-fcn-proj", (1, 60, 60)): 3})
+    assert iterations_phrase().startswith(
+        "; the localisation nets of the RTS ST-FCN Aff and ST-FCN Tps and of the TC ST-FCN Aff "
+        "look twice; the localisation net of the TC ST-FCN Proj looks 3 times (")
     monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {("st-fcn-tps", (1, 60, 60)): 3})
-    assert iterations_phrase().startswith("; the TC ST-FCN Tps's localisation net looks 3 times")
+    assert iterations_phrase().startswith("; the localisation net of the TC ST-FCN Tps looks "
+                                          "3 times (an iterative transformer")
     monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {})
     assert iterations_phrase() == ""

@@ -92,9 +92,12 @@ FCN_BATCHNORM: frozenset[tuple[int, int, int]] = frozenset({(1, 60, 60)})
 # results/recipe_study.md, session 18): 1.14/1.17 against 1.27/1.33 for one look. TC ST-FCN Aff
 # (its first look at the whole 60x60 input, then at the input warped so far, pooled 4x): 1.72/1.94
 # against 2.27/2.10 for one look, both run side by side (--steps 1/2); training accuracy 98.3-98.5%
-# instead of 97.9-98.0%.
+# instead of 97.9-98.0%. RTS ST-FCN Proj and Tps, both arms side by side (session 19): Proj
+# 1.24/1.10 against 1.59/1.46 for one look, Tps 1.16/1.18 against 1.42/1.31; training accuracy
+# 99.6-99.7% instead of 99.1-99.2%.
 ST_FCN_ITERATIONS: dict[tuple[str, tuple[int, int, int]], int] = {
-    ("st-fcn-aff", (1, 42, 42)): 2, ("st-fcn-aff", (1, 60, 60)): 2}
+    ("st-fcn-aff", (1, 42, 42)): 2, ("st-fcn-proj", (1, 42, 42)): 2,
+    ("st-fcn-tps", (1, 42, 42)): 2, ("st-fcn-aff", (1, 60, 60)): 2}
 
 
 @dataclass(frozen=True)

@@ -275,10 +275,10 @@ def tc_view_phrase() -> str:
 
 
 def iterations_phrase() -> str:
-    """``"; the RTS ST-FCN Aff's localisation net looks twice ..."``, from the registry (empty
-    when every transformer looks once, as the paper's)."""
+    """``"; the localisation nets of the RTS ST-FCN Aff and ... look twice ..."``, from the
+    registry (empty when every transformer looks once, as the paper's)."""
     from ..data import DATASETS
-    from ..models.registry import ST_FCN_ITERATIONS, dataset_info
+    from ..models.registry import MODEL_NAMES, ST_FCN_ITERATIONS, dataset_info
 
     shapes = {}
     for dataset in DATASETS:
@@ -286,13 +286,30 @@ def iterations_phrase() -> str:
             shapes.setdefault(dataset_info(dataset)[0], dataset)
         except ValueError:  # no class labels: no Table 1 column
             continue
-    said = [f"the {shapes[shape].upper()} {model_title(name)}'s localisation net looks "
-            f"{'twice' if n == 2 else f'{n} times'}"
-            for (name, shape), n in sorted(ST_FCN_ITERATIONS.items()) if shape in shapes]
+    # {looks: {data set: [model titles]}}, in the data sets' and the models' own order
+    groups: dict[int, dict[str, list[str]]] = {}
+    order = {name: i for i, name in enumerate(MODEL_NAMES)}
+    for (name, shape), n in sorted(ST_FCN_ITERATIONS.items(),
+                                   key=lambda kv: order.get(kv[0][0], len(order))):
+        if shape in shapes:
+            groups.setdefault(n, {}).setdefault(shapes[shape], []).append(model_title(name))
+    said = []
+    for n, by_dataset in sorted(groups.items()):
+        names = [f"the {d.upper()} {_and(titles)}" for d, titles in
+                 sorted(by_dataset.items(), key=lambda kv: list(DATASETS).index(kv[0]))]
+        times = "twice" if n == 2 else f"{n} times"
+        nets = "nets" if sum(map(len, by_dataset.values())) > 1 else "net"
+        said.append(f"the localisation {nets} of {' and of '.join(names)} look"
+                    f"{'' if nets == 'nets' else 's'} {times}")
     if not said:
         return ""
-    return ("; " + ", ".join(said) + " (an iterative transformer: each look sees the input warped "
+    return ("; " + "; ".join(said) + " (an iterative transformer: each look sees the input warped "
             "by the warp so far and refines it; the same parameters)")
+
+
+def _and(items: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def render_markdown(rows: list[dict[str, Any]]) -> str:
