@@ -10,7 +10,8 @@ pytest.importorskip("onnxruntime")
 
 @pytest.mark.parametrize("name, shape", [("st-cnn-aff", (1, 42, 42)), ("st-fcn-tps", (1, 28, 28)),
                                          ("st-fcn-aff", (1, 60, 60)),  # TC: batch norm
-                                         ("st-fcn-aff", (1, 42, 42))])  # RTS: looks twice
+                                         ("st-fcn-aff", (1, 42, 42)),  # RTS: looks twice
+                                         ("st-fcn-tps", (1, 42, 42))])  # TPS refined twice
 def test_onnx_matches_pytorch(tmp_path, name, shape):
     import onnx
 

@@ -78,11 +78,14 @@ class ControlGridTransform(Transform):
     def _refine(self, params: Tensor, correction: Tensor) -> Tensor:
         # the control points' images under the composed map, f_params(c_k + e_k), are the targets
         # of the result: exact there, this family's interpolation in between
-        n, k2 = params.shape[0], self.grid_size**2
+        # in float64: float32 solves of the TPS system are off by ~1e-4, so that two looks at
+        # the identity would not give the identity
+        n, k2, dtype = params.shape[0], self.grid_size**2, params.dtype
+        params, correction = params.double(), correction.double()
         c = self.control_points(device=params.device, dtype=params.dtype)
         inner = (c + correction.view(n, k2, 2)).reshape(-1, 2)
         w = self.point_weights(self.grid_size, inner).view(n, k2, k2)
-        return (w @ (c + params.view(n, k2, 2)) - c).reshape(n, -1)
+        return (w @ (c + params.view(n, k2, 2)) - c).reshape(n, -1).to(dtype)
 
     def _grid(self, params: Tensor, out_size: tuple[int, ...]) -> Tensor:
         h, w = out_size
