@@ -1,4 +1,4 @@
-"""Does an ST-FCN's localisation net looking twice at its input help? Exploratory, on validation.
+"""Does a localisation net looking twice at its input help (ST-FCN or ST-CNN)? On validation.
 
     python scripts/iterative_st_explore.py --dataset rts --model st-fcn-aff --steps 2 --seed 0
     python scripts/iterative_st_explore.py --dataset rts --model st-fcn-aff --steps 1 --seed 0
@@ -33,7 +33,8 @@ from torchstn.reproduce.recipes import RECIPES
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="rts", choices=sorted(RECIPES))
-    p.add_argument("--model", default="st-fcn-aff", help="an ST-FCN model of the data set")
+    p.add_argument("--model", default="st-fcn-aff", help="an ST-FCN or ST-CNN model of the "
+                   "data set")
     p.add_argument("--steps", type=int, default=2, help="how many times the localisation "
                    "net looks (1: the paper's transformer)")
     p.add_argument("--epochs", type=int, default=70)

@@ -333,13 +333,33 @@ def test_an_iterations_record_round_trips_and_old_records_rebuild_with_one_look(
                        ("2", "expected an int in 1..8"), (True, "expected an int in 1..8")):
         with pytest.raises(ValueError, match=f"model record iterations: {match}"):
             ModelSpec.from_dict({**record, "iterations": bad})
-    cnn = model_spec("st-cnn-aff", (1, 42, 42), 10).to_dict()
-    with pytest.raises(ValueError, match="expected 1 for 'st-cnn-aff' \\(only ST-FCNs iterate\\)"):
+    cnn = model_spec("cnn", (1, 42, 42), 10).to_dict()
+    with pytest.raises(ValueError, match="expected 1 for 'cnn' \\(only the transformers of "
+                                         "ST-FCNs and ST-CNNs iterate\\)"):
         ModelSpec.from_dict({**cnn, "iterations": 2})
+    st_cnn = {**model_spec("st-cnn-aff", (1, 42, 42), 10).to_dict(), "iterations": 3}
+    assert build_from_spec(ModelSpec.from_dict(st_cnn)).transformer.iterations == 3
+
+
+def test_an_st_cnn_can_look_twice_on_the_same_parameters():
+    once = model_spec("st-cnn-tps", (1, 42, 42), 10, iterations=1)
+    twice = model_spec("st-cnn-tps", (1, 42, 42), 10, iterations=2)
+    assert twice.iterations == 2 and twice.widths == once.widths
+    torch.manual_seed(0)
+    model = build_from_spec(twice)
+    assert model.transformer.iterations == 2
+    assert count_parameters(model) == count_parameters(build_from_spec(once))
+    x = torch.rand(3, 1, 42, 42)
+    assert torch.allclose(model.warp(x), x, atol=1e-5)  # identity at init, after two looks
+    with torch.no_grad():  # off the identity, so that the second look's input depends on it
+        model.transformer.regressor.weight.normal_(0, 0.02)
+    model(x).logsumexp(1).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
 
 
 @pytest.mark.parametrize("name, value, match", [
-    ("fcn", 2, "only ST-FCNs iterate"), ("st-cnn-tps", 3, "only ST-FCNs iterate"),
+    ("fcn", 2, "only the transformers of ST-FCNs and ST-CNNs iterate"),
+    ("cnn", 3, "only the transformers of ST-FCNs and ST-CNNs iterate"),
     ("st-fcn-aff", 0, "expected an int in 1..8"), ("st-fcn-aff", 2.0, "expected an int in 1..8")])
 def test_model_spec_refuses_bad_iterations(name, value, match):
     with pytest.raises(ValueError, match=match):

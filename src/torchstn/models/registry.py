@@ -112,7 +112,7 @@ class ModelSpec:
     loc_pool: int | None = None  # the ST-FCN localisation nets' input pool (None: ``pool``)
     view: int | None = None  # the side of the ST-FCN transformers' square output (None: input's)
     batchnorm: bool = False  # an FCN classifier with batch norm before each hidden ReLU
-    iterations: int = 1  # how many times the ST-FCN transformers' localisation nets look
+    iterations: int = 1  # how many times the transformers' localisation nets look
 
     @property
     def localization_pool(self) -> int:
@@ -254,13 +254,13 @@ def classifier_batchnorm(name: str, in_shape: tuple[int, int, int]) -> bool:
 
 def check_iterations(name: str, iterations: int, what: str = "iterations") -> int:
     """``iterations`` checked for model ``name``: an int in 1..:data:`MAX_ITERATIONS`, above 1
-    only for an ST-FCN."""
+    only for a model with a 2D spatial transformer (an ST-FCN or an ST-CNN)."""
     if not isinstance(iterations, int) or isinstance(iterations, bool) \
             or not 1 <= iterations <= MAX_ITERATIONS:
         raise ValueError(f"{what}: expected an int in 1..{MAX_ITERATIONS}, got {iterations!r}")
-    if iterations > 1 and not is_st_fcn(name):
-        raise ValueError(f"{what}: expected 1 for {name!r} (only ST-FCNs iterate), "
-                         f"got {iterations}")
+    if iterations > 1 and (name in VOLUME_MODELS or parse_name(name)[1] is None):
+        raise ValueError(f"{what}: expected 1 for {name!r} (only the transformers of ST-FCNs "
+                         f"and ST-CNNs iterate), got {iterations}")
     return iterations
 
 
@@ -341,7 +341,7 @@ def _transformer(name: str, in_shape: tuple[int, int, int], pool: int,
         return None
 
     def one() -> SpatialTransformer:
-        return (cnn_transformer(in_shape, transform) if kind == "cnn"
+        return (cnn_transformer(in_shape, transform, iterations) if kind == "cnn"
                 else fcn_transformer(in_shape, transform, loc_pool or pool,
                                      None if view is None else (view, view), iterations))
 
@@ -399,8 +399,8 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
     parameter budget stays the CNN's at :func:`default_pool`); ``view``: the side of an ST-FCN
     transformer's square output, if not :func:`transformer_view`'s (the input's size if that
     is None; the output size is free, PAPER.md §1); ``batchnorm``: an FCN classifier with batch
-    norm, if not :func:`classifier_batchnorm`'s; ``iterations``: how many times an ST-FCN's
-    localisation nets look, if not :func:`transformer_iterations`'s (the parameters, and so the
+    norm, if not :func:`classifier_batchnorm`'s; ``iterations``: how many times an ST-FCN's or
+    ST-CNN's localisation nets look, if not :func:`transformer_iterations`'s (the parameters, and so the
     widths, do not depend on it).
     All five are exploration knobs: ``scripts/loc_pool_explore.py``,
     ``scripts/classifier_dropout_explore.py``, ``scripts/iterative_st_explore.py``."""

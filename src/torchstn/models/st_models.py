@@ -63,12 +63,16 @@ class DigitClassifier(nn.Module):
             )
 
 
-def cnn_transformer(in_shape: tuple[int, int, int], transform: str) -> SpatialTransformer:
+def cnn_transformer(in_shape: tuple[int, int, int], transform: str,
+                    iterations: int = 1) -> SpatialTransformer:
     """ST-CNN transformer: normalise -> conv localisation net of the paper -> regression.
 
-    The output size is fixed to the input's (static shapes keep ONNX export simple)."""
+    The output size is fixed to the input's (static shapes keep ONNX export simple);
+    ``iterations``: how many times the localisation net looks
+    (:class:`~torchstn.modules.SpatialTransformer`)."""
     loc = nn.Sequential(Normalize(), conv_localization(in_shape, **LOC_CNN))
-    return SpatialTransformer(loc, transform, out_size=in_shape[1:], in_shape=in_shape)
+    return SpatialTransformer(loc, transform, out_size=in_shape[1:], in_shape=in_shape,
+                              iterations=iterations)
 
 
 def fcn_transformer(
