@@ -400,8 +400,8 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
     transformer's square output, if not :func:`transformer_view`'s (the input's size if that
     is None; the output size is free, PAPER.md §1); ``batchnorm``: an FCN classifier with batch
     norm, if not :func:`classifier_batchnorm`'s; ``iterations``: how many times an ST-FCN's or
-    ST-CNN's localisation nets look, if not :func:`transformer_iterations`'s (the parameters, and so the
-    widths, do not depend on it).
+    ST-CNN's localisation nets look, if not :func:`transformer_iterations`'s (the parameters,
+    and so the widths, do not depend on it).
     All five are exploration knobs: ``scripts/loc_pool_explore.py``,
     ``scripts/classifier_dropout_explore.py``, ``scripts/iterative_st_explore.py``."""
     for what, value in (("loc_pool", loc_pool), ("pool", pool), ("view", view)):
