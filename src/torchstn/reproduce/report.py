@@ -293,14 +293,14 @@ def iterations_phrase() -> str:
                                    key=lambda kv: order.get(kv[0][0], len(order))):
         if shape in shapes:
             groups.setdefault(n, {}).setdefault(shapes[shape], []).append(model_title(name))
+    rank = {d: i for i, d in enumerate(DATASETS)}
     said = []
     for n, by_dataset in sorted(groups.items()):
-        names = [f"the {d.upper()} {_and(titles)}" for d, titles in
-                 sorted(by_dataset.items(), key=lambda kv: list(DATASETS).index(kv[0]))]
+        names = [f"the {d.upper()} {_and(by_dataset[d])}" for d in sorted(by_dataset, key=rank.get)]
         times = "twice" if n == 2 else f"{n} times"
-        nets = "nets" if sum(map(len, by_dataset.values())) > 1 else "net"
-        said.append(f"the localisation {nets} of {' and of '.join(names)} look"
-                    f"{'' if nets == 'nets' else 's'} {times}")
+        many = sum(map(len, by_dataset.values())) > 1
+        said.append(f"the localisation net{'s' if many else ''} of {' and of '.join(names)} "
+                    f"look{'' if many else 's'} {times}")
     if not said:
         return ""
     return ("; " + "; ".join(said) + " (an iterative transformer: each look sees the input warped "
