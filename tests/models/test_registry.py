@@ -301,7 +301,7 @@ def test_model_spec_refuses_a_bad_batchnorm(name, value, match):
         model_spec(name, (1, 60, 60), 10, batchnorm=value)
 
 
-def test_the_rts_st_fcns_look_twice_on_the_same_parameters(monkeypatch):
+def test_the_st_fcns_look_twice_on_the_same_parameters(monkeypatch):
     rts = (1, 42, 42)
     spec = model_spec("st-fcn-aff", rts, 10)
     once = model_spec("st-fcn-aff", rts, 10, iterations=1)
@@ -315,7 +315,9 @@ def test_the_rts_st_fcns_look_twice_on_the_same_parameters(monkeypatch):
         assert model_spec(same, rts, 10).iterations == 2
     for other in ("st-cnn-aff", "st-cnn-tps", "fcn"):
         assert model_spec(other, rts, 10).iterations == 1
-    assert model_spec("st-fcn-aff", (1, 28, 28), 10).iterations == 1
+    for name in ("st-fcn-aff", "st-fcn-proj", "st-fcn-tps"):  # R, P and E
+        assert model_spec(name, (1, 28, 28), 10).iterations == 2
+    assert model_spec("st-cnn-aff", (1, 28, 28), 10).iterations == 1
     assert model_spec("st-fcn-tps", (1, 60, 60), 10).iterations == 1
     assert model_spec("st-fcn-aff", (1, 60, 60), 10).iterations == 2
     monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {})
@@ -326,7 +328,7 @@ def test_an_iterations_record_round_trips_and_old_records_rebuild_with_one_look(
     spec = model_spec("st-fcn-aff", (1, 42, 42), 10)
     record = spec.to_dict()
     assert record["iterations"] == 2 and ModelSpec.from_dict(record) == spec
-    assert "iterations" not in model_spec("st-fcn-tps", (1, 28, 28), 10).to_dict()
+    assert "iterations" not in model_spec("st-cnn-tps", (1, 28, 28), 10).to_dict()
     old = {k: v for k, v in record.items() if k != "iterations"}  # written before iterations
     assert build_from_spec(ModelSpec.from_dict(old)).transformer.iterations == 1
     for bad, match in ((0, "expected an int in 1..8"), (9, "expected an int in 1..8"),

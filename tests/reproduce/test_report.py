@@ -69,6 +69,12 @@ def test_the_iterations_phrase_comes_from_the_registry(monkeypatch):
     assert iterations_phrase().startswith(
         "; the localisation nets of the RTS ST-FCN Aff and ST-FCN Tps and of the TC ST-FCN Aff "
         "look twice; the localisation net of the TC ST-FCN Proj looks 3 times (")
+    monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {  # one shape, three data sets
+        ("st-fcn-aff", (1, 28, 28)): 2, ("st-fcn-tps", (1, 28, 28)): 2,
+        ("st-fcn-tps", (1, 42, 42)): 2})
+    assert iterations_phrase().startswith(
+        "; the localisation nets of the R, P and E ST-FCN Aff and ST-FCN Tps and of the RTS "
+        "ST-FCN Tps look twice (")
     monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {("st-fcn-tps", (1, 60, 60)): 3})
     assert iterations_phrase().startswith("; the localisation net of the TC ST-FCN Tps looks "
                                           "3 times (an iterative transformer")

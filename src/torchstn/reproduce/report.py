@@ -275,30 +275,28 @@ def tc_view_phrase() -> str:
 
 
 def iterations_phrase() -> str:
-    """``"; the localisation nets of the RTS ST-FCN Aff and ... look twice ..."``, from the
-    registry (empty when every transformer looks once, as the paper's)."""
-    from ..data import DATASETS
+    """``"; the localisation nets of the R, P and E ST-FCN Aff and ... look twice ..."``, from
+    the registry (empty when every transformer looks once, as the paper's)."""
     from ..models.registry import MODEL_NAMES, ST_FCN_ITERATIONS, dataset_info
 
-    shapes = {}
-    for dataset in DATASETS:
-        try:
-            shapes.setdefault(dataset_info(dataset)[0], dataset)
-        except ValueError:  # no class labels: no Table 1 column
-            continue
-    # {looks: {data set: [model titles]}}, in the data sets' and the models' own order
-    groups: dict[int, dict[str, list[str]]] = {}
-    order = {name: i for i, name in enumerate(MODEL_NAMES)}
-    for (name, shape), n in sorted(ST_FCN_ITERATIONS.items(),
-                                   key=lambda kv: order.get(kv[0][0], len(order))):
-        if shape in shapes:
-            groups.setdefault(n, {}).setdefault(shapes[shape], []).append(model_title(name))
-    rank = {d: i for i, d in enumerate(DATASETS)}
+    # {looks: {model titles: [data sets]}}, in the Table 1 columns' and the models' own order;
+    # data sets of one shape (R, P and E) are named together
+    groups: dict[int, dict[tuple[str, ...], list[str]]] = {}
+    for dataset in COLUMNS:
+        shape = dataset_info(dataset)[0]
+        looks: dict[int, list[str]] = {}
+        for name in MODEL_NAMES:
+            n = ST_FCN_ITERATIONS.get((name, shape), 1)
+            if n > 1:
+                looks.setdefault(n, []).append(model_title(name))
+        for n, titles in looks.items():
+            groups.setdefault(n, {}).setdefault(tuple(titles), []).append(dataset.upper())
     said = []
-    for n, by_dataset in sorted(groups.items()):
-        names = [f"the {d.upper()} {_and(by_dataset[d])}" for d in sorted(by_dataset, key=rank.get)]
+    for n, by_models in sorted(groups.items()):
+        names = [f"the {_and(datasets)} {_and(list(titles))}"
+                 for titles, datasets in by_models.items()]
         times = "twice" if n == 2 else f"{n} times"
-        many = sum(map(len, by_dataset.values())) > 1
+        many = len(by_models) > 1 or any(len(t) > 1 or len(d) > 1 for t, d in by_models.items())
         said.append(f"the localisation net{'s' if many else ''} of {' and of '.join(names)} "
                     f"look{'' if many else 's'} {times}")
     if not said:
