@@ -255,11 +255,13 @@ def test_the_tc_st_fcns_sample_a_digit_sized_view():
         assert transformer_view(name, (1, 60, 60)) is None
 
 
-def test_the_tc_fcn_classifiers_normalise_their_hidden_layers(monkeypatch):
-    tc, rts = (1, 60, 60), (1, 42, 42)
+def test_the_rts_and_tc_fcn_classifiers_normalise_their_hidden_layers(monkeypatch):
+    tc, rts, r = (1, 60, 60), (1, 42, 42), (1, 28, 28)
     for name in ("fcn", "st-fcn-aff", "st-fcn-tps", "2xst-fcn-aff"):
         assert classifier_batchnorm(name, tc) and model_spec(name, tc, 10).batchnorm
-        assert not model_spec(name, rts, 10).batchnorm
+        assert classifier_batchnorm(name, rts) and model_spec(name, rts, 10).batchnorm
+        assert not model_spec(name, r, 10).batchnorm
+    assert not model_spec("2xst-fcn-aff", (2, 42, 42), 19).batchnorm  # addition: unchanged
     for name in ("cnn", "st-cnn-aff", "st3d-cnn"):
         assert not classifier_batchnorm(name, tc)
     spec = model_spec("st-fcn-aff", tc, 10)
@@ -280,7 +282,7 @@ def test_a_batchnorm_record_round_trips_and_old_records_rebuild_without_it():
     spec = model_spec("fcn", (1, 60, 60), 10)
     record = spec.to_dict()
     assert record["batchnorm"] is True and ModelSpec.from_dict(record) == spec
-    plain = model_spec("fcn", (1, 42, 42), 10)
+    plain = model_spec("fcn", (1, 28, 28), 10)
     assert "batchnorm" not in plain.to_dict()  # records written before batch norm existed
     old = {k: v for k, v in record.items() if k != "batchnorm"}
     assert not build_from_spec(ModelSpec.from_dict(old)).spec.batchnorm

@@ -44,10 +44,6 @@ def test_the_tc_view_phrase_comes_from_the_registry(monkeypatch):
     phrase = tc_view_phrase()
     assert f"{spec.view}x{spec.view} view" in phrase and f"{spec.widths[0]} hidden" in phrase
     assert f"localisation net sees the input pooled {spec.localization_pool}x" in phrase
-    assert ("batch norm before each hidden ReLU" in phrase) == spec.batchnorm
-    registry.cached_model_spec.cache_clear()
-    monkeypatch.setattr(registry, "FCN_BATCHNORM", frozenset())
-    assert "batch norm" not in tc_view_phrase()
     registry.cached_model_spec.cache_clear()
     monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {})
     try:
@@ -57,6 +53,19 @@ def test_the_tc_view_phrase_comes_from_the_registry(monkeypatch):
         assert tc_view_phrase() == ""  # no view: nothing to say
     finally:
         registry.cached_model_spec.cache_clear()
+
+
+def test_the_batchnorm_phrase_names_the_columns_from_the_registry(monkeypatch):
+    from torchstn.models import registry
+    from torchstn.reproduce.report import batchnorm_phrase
+
+    monkeypatch.setattr(registry, "FCN_BATCHNORM", frozenset({(1, 60, 60)}))
+    assert batchnorm_phrase().startswith("; on TC the FCN's and the ST-FCNs' classifiers put "
+                                         "batch norm before each hidden ReLU (")
+    monkeypatch.setattr(registry, "FCN_BATCHNORM", frozenset({(1, 60, 60), (1, 28, 28)}))
+    assert batchnorm_phrase().startswith("; on R, P, E and TC the FCN's")
+    monkeypatch.setattr(registry, "FCN_BATCHNORM", frozenset())
+    assert batchnorm_phrase() == ""
 
 
 def test_the_iterations_phrase_comes_from_the_registry(monkeypatch):

@@ -266,12 +266,22 @@ def tc_view_phrase() -> str:
     full = model_spec("st-fcn-aff", in_shape, classes, loc_pool=spec.pool, view=in_shape[1])
     loc = ("" if spec.localization_pool == spec.pool else
            f", and its localisation net sees the input pooled {spec.localization_pool}x")
-    norm = ("; the TC FCN's and ST-FCN's classifiers put batch norm before each hidden ReLU"
-            if spec.batchnorm else "")
     return (f"; the TC ST-FCN's transformer samples a {spec.view}x{spec.view} view of the "
             f"{in_shape[1]}x{in_shape[2]} input, pooled {spec.pool}x{loc}, which leaves its "
-            f"classifier {spec.widths[0]} hidden units instead of {full.widths[0]}{norm} "
+            f"classifier {spec.widths[0]} hidden units instead of {full.widths[0]} "
             "(chosen on validation data: `results/recipe_study.md`)")
+
+
+def batchnorm_phrase() -> str:
+    """``"; on RTS and TC the FCN's and the ST-FCNs' classifiers put batch norm ..."``, from the
+    registry (empty where no FCN classifier does, as the paper's)."""
+    from ..models.registry import classifier_batchnorm, dataset_info
+
+    columns = [d.upper() for d in COLUMNS if classifier_batchnorm("fcn", dataset_info(d)[0])]
+    if not columns:
+        return ""
+    return (f"; on {_and(columns)} the FCN's and the ST-FCNs' classifiers put batch norm before "
+            "each hidden ReLU (chosen on validation data: `results/recipe_study.md`)")
 
 
 def iterations_phrase() -> str:
@@ -328,7 +338,7 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
         "seeds where there are several. *Paper*: Jaderberg et al., *Spatial Transformer "
         "Networks* (2015), Table 1 and its TC line; on TC the ST models are the affine ones. "
         "Every model of a column has the CNN's parameter count within 10% (`torchstn models "
-        f"--dataset D`){tc_view_phrase()}{iterations_phrase()}. "
+        f"--dataset D`){tc_view_phrase()}{batchnorm_phrase()}{iterations_phrase()}. "
         "*not run*: no finished run of that cell yet. **Bold**: our mean error is below the "
         "paper's.",
         "",
