@@ -155,5 +155,5 @@ def test_a_batch_norm_model_skips_a_last_batch_of_one_image(tmp_path):
     # without batch norm the batch of one trains as any other
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        train(config(tmp_path, model="fcn", limit=33), overwrite=True, progress=False)
+        train(config(tmp_path, dataset="r", model="fcn", limit=33), overwrite=True, progress=False)
     assert not any(str(w.message) == SINGLE_IMAGE_SKIPPED for w in seen)
