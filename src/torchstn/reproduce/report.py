@@ -287,7 +287,7 @@ def batchnorm_phrase() -> str:
 def iterations_phrase() -> str:
     """``"; the localisation nets of the R, P and E ST-FCN Aff and ... look twice ..."``, from
     the registry (empty when every transformer looks once, as the paper's)."""
-    from ..models.registry import MODEL_NAMES, ST_FCN_ITERATIONS, dataset_info
+    from ..models.registry import MODEL_NAMES, dataset_info, transformer_iterations
 
     # {looks: {model titles: [data sets]}}, in the Table 1 columns' and the models' own order;
     # data sets of one shape (R, P and E) are named together
@@ -296,7 +296,7 @@ def iterations_phrase() -> str:
         shape = dataset_info(dataset)[0]
         looks: dict[int, list[str]] = {}
         for name in MODEL_NAMES:
-            n = ST_FCN_ITERATIONS.get((name, shape), 1)
+            n = transformer_iterations(name, shape)
             if n > 1:
                 looks.setdefault(n, []).append(model_title(name))
         for n, titles in looks.items():
@@ -306,7 +306,7 @@ def iterations_phrase() -> str:
         names = [f"the {_and(datasets)} {_and(list(titles))}"
                  for titles, datasets in by_models.items()]
         times = "twice" if n == 2 else f"{n} times"
-        many = len(by_models) > 1 or any(len(t) > 1 or len(d) > 1 for t, d in by_models.items())
+        many = sum(len(t) * len(d) for t, d in by_models.items()) > 1  # (model, data set) pairs
         said.append(f"the localisation net{'s' if many else ''} of {' and of '.join(names)} "
                     f"look{'' if many else 's'} {times}")
     if not said:
