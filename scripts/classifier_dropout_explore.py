@@ -30,7 +30,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from loc_pool_explore import report, train_on_validation  # scripts/ is on the path
+# scripts/ is on the path
+from loc_pool_explore import add_run_arguments, report, train_on_validation
 from torch import nn
 
 from torchstn.models import registry
@@ -69,9 +70,7 @@ def main() -> None:
                         "fitted without it (default: the registry's model)")
     p.add_argument("--loc-batchnorm", action="store_true",
                    help="batch norm in the ST-FCN localisation net too (exploration only)")
-    p.add_argument("--epochs", type=int, default=70)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
+    add_run_arguments(p)
     p.add_argument("--out", default="runs/explore/dropout")
     a = p.parse_args()
     if not 0 <= a.p < 1:

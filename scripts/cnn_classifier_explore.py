@@ -22,7 +22,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from loc_pool_explore import report, train_on_validation  # scripts/ is on the path
+# scripts/ is on the path
+from loc_pool_explore import add_run_arguments, report, train_on_validation
 from torch import nn
 
 from torchstn.models import registry
@@ -54,9 +55,7 @@ def main() -> None:
                    help="batch norm between each convolution of the classifier and its ReLU")
     p.add_argument("--dropout", type=float, default=0.0,
                    help="dropout probability before the classifier's last layer (0: none)")
-    p.add_argument("--epochs", type=int, default=70)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
+    add_run_arguments(p)
     p.add_argument("--out", default="runs/explore/cnn_classifier")
     a = p.parse_args()
     if not 0 <= a.dropout < 1:

@@ -26,7 +26,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from loc_pool_explore import report, train_on_validation  # scripts/ is on the path
+# scripts/ is on the path
+from loc_pool_explore import add_run_arguments, report, train_on_validation
 
 from torchstn.models import registry
 from torchstn.reproduce.recipes import RECIPES
@@ -39,9 +40,7 @@ def main() -> None:
                    "data set")
     p.add_argument("--steps", type=int, default=2, help="how many times the localisation "
                    "net looks (1: the paper's transformer)")
-    p.add_argument("--epochs", type=int, default=70)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
+    add_run_arguments(p)
     p.add_argument("--out", default="runs/explore/iterative")
     a = p.parse_args()
 

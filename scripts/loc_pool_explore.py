@@ -88,6 +88,13 @@ def train_on_validation(dataset: str, model: str, epochs: int, seed: int, thread
     return round(100 * evaluate(built[-1].eval(), x, y)["error"], 2)
 
 
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags every validation script shares: ``--epochs``, ``--seed``, ``--threads``."""
+    p.add_argument("--epochs", type=int, default=70)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+
+
 def report(line: dict, out: Path) -> None:
     """Print the result line and keep it beside the run."""
     print("RESULT", json.dumps(line), flush=True)
@@ -103,9 +110,7 @@ def main() -> None:
                    "the registry's (transformer_pool); the parameter budget stays the same")
     p.add_argument("--view", type=int, help="the side of the transformer's square output, "
                    "instead of the input's (the output size is free)")
-    p.add_argument("--epochs", type=int, default=70)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
+    add_run_arguments(p)
     p.add_argument("--lr", type=float, help="instead of the recipe's")
     p.add_argument("--weight-decay", type=float, help="instead of the recipe's")
     p.add_argument("--out", default="runs/explore/loc_pool")
