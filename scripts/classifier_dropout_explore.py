@@ -31,7 +31,13 @@ import dataclasses
 from pathlib import Path
 
 # scripts/ is on the path
-from loc_pool_explore import add_run_arguments, report, train_on_validation
+from loc_pool_explore import (
+    add_run_arguments,
+    changes_tag,
+    recipe_changes,
+    report,
+    train_on_validation,
+)
 from torch import nn
 
 from torchstn.models import registry
@@ -90,14 +96,15 @@ def main() -> None:
 
     bn = {None: "", True: "-bn", False: "-nobn"}[a.batchnorm]
     bn += "-locbn" if a.loc_batchnorm else ""
+    changed = recipe_changes(a)
     out = Path(a.out) / (f"{a.dataset}-{a.model}-p{a.p:g}{bn}"
-                          f"-e{a.epochs}-seed{a.seed}")
+                          f"-e{a.epochs}{changes_tag(changed)}-seed{a.seed}")
     error = train_on_validation(a.dataset, a.model, a.epochs, a.seed, a.threads, out,
-                                build_model, {})
+                                build_model, changed)
     if error is not None:
         report({"dataset": a.dataset, "model": a.model, "p": a.p, "batchnorm": a.batchnorm,
                 "loc_batchnorm": a.loc_batchnorm,
-                "epochs": a.epochs, "seed": a.seed, "validation_error": error}, out)
+                "epochs": a.epochs, "seed": a.seed, **changed, "validation_error": error}, out)
 
 if __name__ == "__main__":
     main()

@@ -23,7 +23,13 @@ import argparse
 from pathlib import Path
 
 # scripts/ is on the path
-from loc_pool_explore import add_run_arguments, report, train_on_validation
+from loc_pool_explore import (
+    add_run_arguments,
+    changes_tag,
+    recipe_changes,
+    report,
+    train_on_validation,
+)
 from torch import nn
 
 from torchstn.models import registry
@@ -71,13 +77,15 @@ def main() -> None:
             model.classifier = with_dropout(model.classifier, a.dropout)
         return model
 
+    changed = recipe_changes(a)
     tag = ("-bn" if a.batchnorm else "") + (f"-drop{a.dropout:g}" if a.dropout else "")
+    tag += changes_tag(changed)
     out = Path(a.out) / f"{a.dataset}-{a.model}{tag}-e{a.epochs}-seed{a.seed}"
     error = train_on_validation(a.dataset, a.model, a.epochs, a.seed, a.threads, out,
-                                build_model, {})
+                                build_model, changed)
     if error is not None:
         report({"dataset": a.dataset, "model": a.model, "batchnorm": a.batchnorm,
-                "dropout": a.dropout, "epochs": a.epochs, "seed": a.seed,
+                "dropout": a.dropout, "epochs": a.epochs, "seed": a.seed, **changed,
                 "validation_error": error}, out)
 
 

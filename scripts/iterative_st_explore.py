@@ -27,7 +27,13 @@ import argparse
 from pathlib import Path
 
 # scripts/ is on the path
-from loc_pool_explore import add_run_arguments, report, train_on_validation
+from loc_pool_explore import (
+    add_run_arguments,
+    changes_tag,
+    recipe_changes,
+    report,
+    train_on_validation,
+)
 
 from torchstn.models import registry
 from torchstn.reproduce.recipes import RECIPES
@@ -48,12 +54,14 @@ def main() -> None:
         spec = registry.model_spec(name, in_shape, num_classes, iterations=a.steps)
         return registry.build_from_spec(spec)
 
-    out = Path(a.out) / f"{a.dataset}-{a.model}-steps{a.steps}-e{a.epochs}-seed{a.seed}"
+    changed = recipe_changes(a)
+    out = Path(a.out) / (f"{a.dataset}-{a.model}-steps{a.steps}-e{a.epochs}{changes_tag(changed)}"
+                          f"-seed{a.seed}")
     error = train_on_validation(a.dataset, a.model, a.epochs, a.seed, a.threads, out,
-                                build_model, {})
+                                build_model, changed)
     if error is not None:
         report({"dataset": a.dataset, "model": a.model, "steps": a.steps, "epochs": a.epochs,
-                "seed": a.seed, "validation_error": error}, out)
+                "seed": a.seed, **changed, "validation_error": error}, out)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ with the localisation nets' input average-pooled ``--loc-pool`` times instead, f
 classifier's width to the same budget, trains it with the column's recipe on the first 50,000
 training digits and prints the error on the validation set made of the last 10,000
 (`torchstn.data.validation_set`): the test set is not looked at. ``--lr`` and ``--weight-decay``
-replace the recipe's, to compare recipes the same way.
+replace the recipe's, to compare recipes the same way (every validation script takes them).
 
 Measured 2026-11-26 on the development machine (2 vCPU AMD EPYC Zen 4, one thread, 2-4 runs
 sharing the cores), addition, 2xst-fcn-aff, 70 epochs, seed 0: validation error 16.09% with
@@ -89,10 +89,23 @@ def train_on_validation(dataset: str, model: str, epochs: int, seed: int, thread
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags every validation script shares: ``--epochs``, ``--seed``, ``--threads``."""
+    """The flags every validation script shares: ``--epochs``, ``--seed``, ``--threads``, and
+    ``--lr``/``--weight-decay`` to replace the column recipe's (:func:`recipe_changes`)."""
     p.add_argument("--epochs", type=int, default=70)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--lr", type=float, help="instead of the recipe's")
+    p.add_argument("--weight-decay", type=float, help="instead of the recipe's")
+
+
+def recipe_changes(a: argparse.Namespace) -> dict:
+    """The recipe fields that ``--lr``/``--weight-decay`` replace (those given)."""
+    return {k: v for k, v in (("lr", a.lr), ("weight_decay", a.weight_decay)) if v is not None}
+
+
+def changes_tag(changed: dict) -> str:
+    """A run-folder suffix naming the replaced recipe fields ("" when none): -weightdecay0.2."""
+    return "".join(f"-{k.replace('_', '')}{v:g}" for k, v in changed.items())
 
 
 def report(line: dict, out: Path) -> None:
@@ -111,12 +124,10 @@ def main() -> None:
     p.add_argument("--view", type=int, help="the side of the transformer's square output, "
                    "instead of the input's (the output size is free)")
     add_run_arguments(p)
-    p.add_argument("--lr", type=float, help="instead of the recipe's")
-    p.add_argument("--weight-decay", type=float, help="instead of the recipe's")
     p.add_argument("--out", default="runs/explore/loc_pool")
     a = p.parse_args()
-    changed = {k: v for k, v in (("lr", a.lr), ("weight_decay", a.weight_decay)) if v is not None}
-    tag = "".join(f"-{k.replace('_', '')}{v:g}" for k, v in changed.items())
+    changed = recipe_changes(a)
+    tag = changes_tag(changed)
     tag += "" if a.pool is None else f"-pool{a.pool}"
     tag += "" if a.view is None else f"-view{a.view}"
     out = Path(a.out) / f"{a.dataset}-{a.model}-locpool{a.loc_pool}-e{a.epochs}{tag}-seed{a.seed}"
