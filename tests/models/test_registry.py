@@ -172,8 +172,13 @@ def test_single_st_fcn_localisation_pool_comes_from_the_registry_table(monkeypat
     # a smaller localisation net leaves the classifier more of the same budget
     at_pool = model_spec("st-fcn-aff", (1, 60, 60), 10, loc_pool=2)
     assert at_pool.localization_pool == 2 and at_pool.widths[0] < spec.widths[0]
+    # RTS: the 42x42 input pooled 3x (14x14), the classifier's 2x
+    rts = model_spec("st-fcn-tps", (1, 42, 42), 10)
+    assert (rts.pool, rts.localization_pool) == (2, 3)
+    assert build_from_spec(rts).transformer.localization[0].k == 3
     # other inputs and other models: the classifier's pool
-    assert model_spec("st-fcn-aff", (1, 42, 42), 10).localization_pool == 2
+    assert model_spec("st-fcn-aff", (1, 28, 28), 10).localization_pool == 1
+    assert model_spec("2xst-fcn-aff", (2, 42, 42), 19).localization_pool == 4
     assert model_spec("st-cnn-aff", (1, 60, 60), 10).loc_pool is None
     monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {})
     assert localization_pool("st-fcn-aff", (1, 60, 60), 2) == 2
