@@ -43,14 +43,35 @@ def test_the_tc_view_phrase_comes_from_the_registry(monkeypatch):
     spec = registry.model_spec("st-fcn-aff", (1, 60, 60), 10)
     phrase = tc_view_phrase()
     assert f"{spec.view}x{spec.view} view" in phrase and f"{spec.widths[0]} hidden" in phrase
-    assert f"localisation net sees the input pooled {spec.localization_pool}x" in phrase
+    # what the view alone changes: the other model keeps the localisation pool
+    full = registry.model_spec("st-fcn-aff", (1, 60, 60), 10, loc_pool=spec.localization_pool,
+                               view=60)
+    assert f"instead of {full.widths[0]}" in phrase and "localisation" not in phrase
     registry.cached_model_spec.cache_clear()
-    monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {})
+    monkeypatch.setattr(registry, "ST_FCN_VIEWS", {})
     try:
-        assert "localisation net" not in tc_view_phrase()  # it reads what the classifier does
-        registry.cached_model_spec.cache_clear()
-        monkeypatch.setattr(registry, "ST_FCN_VIEWS", {})
         assert tc_view_phrase() == ""  # no view: nothing to say
+    finally:
+        registry.cached_model_spec.cache_clear()
+
+
+def test_the_loc_pool_phrase_names_the_columns_and_widths_from_the_registry(monkeypatch):
+    from torchstn.models import registry
+    from torchstn.reproduce.report import loc_pool_phrase
+
+    rts = registry.model_spec("st-fcn-aff", (1, 42, 42), 10)
+    at_pool = registry.model_spec("st-fcn-aff", (1, 42, 42), 10, loc_pool=rts.pool)
+    phrase = loc_pool_phrase()
+    assert phrase.startswith("; the ST-FCNs' localisation nets see the input pooled more")
+    assert f"on RTS {rts.localization_pool}x (14x14) and on TC" in phrase
+    assert f"({rts.widths[0]} instead of {at_pool.widths[0]} on RTS and " in phrase
+    registry.cached_model_spec.cache_clear()
+    try:
+        monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {(1, 60, 60): 4})
+        assert "RTS" not in loc_pool_phrase() and "on TC 4x (15x15)," in loc_pool_phrase()
+        registry.cached_model_spec.cache_clear()
+        monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {})
+        assert loc_pool_phrase() == ""  # the paper's layout: nothing to say
     finally:
         registry.cached_model_spec.cache_clear()
 
