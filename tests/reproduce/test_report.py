@@ -70,6 +70,12 @@ def test_the_loc_pool_phrase_names_the_columns_and_widths_from_the_registry(monk
         monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {(1, 60, 60): 4})
         assert "RTS" not in loc_pool_phrase() and "on TC 4x (15x15)," in loc_pool_phrase()
         registry.cached_model_spec.cache_clear()
+        # data sets of one shape are named together
+        monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {(1, 28, 28): 2, (1, 60, 60): 4})
+        r = registry.model_spec("st-fcn-aff", (1, 28, 28), 10)
+        assert "on R, P and E 2x (14x14) and on TC 4x (15x15)," in loc_pool_phrase()
+        assert f"({r.widths[0]} instead of " in loc_pool_phrase()
+        registry.cached_model_spec.cache_clear()
         monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {})
         assert loc_pool_phrase() == ""  # the paper's layout: nothing to say
     finally:

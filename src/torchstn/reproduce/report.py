@@ -277,18 +277,23 @@ def loc_pool_phrase() -> str:
     paper's)."""
     from ..models.registry import dataset_info, model_spec
 
-    pools, widths = [], []
+    # {(what the localisation net sees, the widths it leaves): [data sets]}: data sets of one
+    # shape (R, P and E) are named together, in the Table 1 columns' order
+    groups: dict[tuple[str, str], list[str]] = {}
     for dataset in COLUMNS:
         in_shape, classes = dataset_info(dataset)
         spec = model_spec("st-fcn-aff", in_shape, classes)
         if spec.localization_pool == spec.pool:
             continue
         at_pool = model_spec("st-fcn-aff", in_shape, classes, loc_pool=spec.pool)
-        side, name = in_shape[1] // spec.localization_pool, dataset.upper()
-        pools.append(f"on {name} {spec.localization_pool}x ({side}x{side})")
-        widths.append(f"{spec.widths[0]} instead of {at_pool.widths[0]} on {name}")
-    if not pools:
+        side = in_shape[1] // spec.localization_pool
+        key = (f"{spec.localization_pool}x ({side}x{side})",
+               f"{spec.widths[0]} instead of {at_pool.widths[0]}")
+        groups.setdefault(key, []).append(dataset.upper())
+    if not groups:
         return ""
+    pools = [f"on {_and(names)} {pool}" for (pool, _), names in groups.items()]
+    widths = [f"{w} on {_and(names)}" for (_, w), names in groups.items()]
     return (f"; the ST-FCNs' localisation nets see the input pooled more than their classifiers "
             f"do, {_and(pools)}, which leaves the ST-FCN Aff's classifier more hidden units on "
             f"the same budget ({_and(widths)}; chosen on validation data: "
