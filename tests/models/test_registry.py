@@ -176,8 +176,11 @@ def test_single_st_fcn_localisation_pool_comes_from_the_registry_table(monkeypat
     rts = model_spec("st-fcn-tps", (1, 42, 42), 10)
     assert (rts.pool, rts.localization_pool) == (2, 3)
     assert build_from_spec(rts).transformer.localization[0].k == 3
+    # R, P and E: the 28x28 input pooled 2x (14x14), the classifier's not at all
+    assert model_spec("st-fcn-proj", (1, 28, 28), 10).localization_pool == 2
     # other inputs and other models: the classifier's pool
-    assert model_spec("st-fcn-aff", (1, 28, 28), 10).localization_pool == 1
+    other = model_spec("st-fcn-aff", (1, 32, 32), 10)
+    assert other.loc_pool is None and other.localization_pool == other.pool
     assert model_spec("2xst-fcn-aff", (2, 42, 42), 19).localization_pool == 4
     assert model_spec("st-cnn-aff", (1, 60, 60), 10).loc_pool is None
     monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {})

@@ -64,7 +64,7 @@ def test_the_loc_pool_phrase_names_the_columns_and_widths_from_the_registry(monk
     phrase = loc_pool_phrase()
     assert phrase.startswith("; the ST-FCNs' localisation nets see the input pooled more")
     assert f"on RTS {rts.localization_pool}x (14x14) and on TC" in phrase
-    assert f"({rts.widths[0]} instead of {at_pool.widths[0]} on RTS and " in phrase
+    assert f"{rts.widths[0]} instead of {at_pool.widths[0]} on RTS and " in phrase
     registry.cached_model_spec.cache_clear()
     try:
         monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {(1, 60, 60): 4})
