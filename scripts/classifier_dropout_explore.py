@@ -99,12 +99,12 @@ def main() -> None:
     changed = recipe_changes(a)
     out = Path(a.out) / (f"{a.dataset}-{a.model}-p{a.p:g}{bn}"
                           f"-e{a.epochs}{changes_tag(changed)}-seed{a.seed}")
-    error = train_on_validation(a.dataset, a.model, a.epochs, a.seed, a.threads, out,
+    errors = train_on_validation(a.dataset, a.model, a.epochs, a.seed, a.threads, out,
                                 build_model, changed)
-    if error is not None:
+    if errors is not None:
         report({"dataset": a.dataset, "model": a.model, "p": a.p, "batchnorm": a.batchnorm,
                 "loc_batchnorm": a.loc_batchnorm,
-                "epochs": a.epochs, "seed": a.seed, **changed, "validation_error": error}, out)
+                "epochs": a.epochs, "seed": a.seed, **changed, **errors}, out)
 
 if __name__ == "__main__":
     main()

@@ -81,12 +81,12 @@ def main() -> None:
     tag = ("-bn" if a.batchnorm else "") + (f"-drop{a.dropout:g}" if a.dropout else "")
     tag += changes_tag(changed)
     out = Path(a.out) / f"{a.dataset}-{a.model}{tag}-e{a.epochs}-seed{a.seed}"
-    error = train_on_validation(a.dataset, a.model, a.epochs, a.seed, a.threads, out,
+    errors = train_on_validation(a.dataset, a.model, a.epochs, a.seed, a.threads, out,
                                 build_model, changed)
-    if error is not None:
+    if errors is not None:
         report({"dataset": a.dataset, "model": a.model, "batchnorm": a.batchnorm,
                 "dropout": a.dropout, "epochs": a.epochs, "seed": a.seed, **changed,
-                "validation_error": error}, out)
+                **errors}, out)
 
 
 if __name__ == "__main__":

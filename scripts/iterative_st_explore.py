@@ -57,11 +57,11 @@ def main() -> None:
     changed = recipe_changes(a)
     out = Path(a.out) / (f"{a.dataset}-{a.model}-steps{a.steps}-e{a.epochs}{changes_tag(changed)}"
                           f"-seed{a.seed}")
-    error = train_on_validation(a.dataset, a.model, a.epochs, a.seed, a.threads, out,
+    errors = train_on_validation(a.dataset, a.model, a.epochs, a.seed, a.threads, out,
                                 build_model, changed)
-    if error is not None:
+    if errors is not None:
         report({"dataset": a.dataset, "model": a.model, "steps": a.steps, "epochs": a.epochs,
-                "seed": a.seed, **changed, "validation_error": error}, out)
+                "seed": a.seed, **changed, **errors}, out)
 
 
 if __name__ == "__main__":

@@ -65,11 +65,15 @@ def build(name: str, in_shape, num_classes: int, loc_pool: int,
 
 
 def train_on_validation(dataset: str, model: str, epochs: int, seed: int, threads: int,
-                        out: Path, build_model, changed: dict) -> float | None:
+                        out: Path, build_model, changed: dict) -> dict[str, float] | None:
     """Train ``model`` built by ``build_model`` (the registry's signature) with the column's
     recipe, ``changed`` replacing its fields, on the first 50,000 training digits; return the
-    error (%) on the validation set of the last 10,000, or None while the run is unfinished.
-    Re-running the same ``out`` resumes it."""
+    error (%) on the validation set of the last 10,000 as ``{"validation_error": e}``, or None
+    while the run is unfinished. With ``changed["ema"]`` the error is the weight average's (what
+    the run saves) and ``"validation_error_last_weights"`` adds that of the last weights, both
+    from the one run. Re-running the same ``out`` resumes it."""
+    from torchstn import load_model
+
     built: list[nn.Module] = []
 
     def build_and_keep(name, in_shape, num_classes, widths=None):
@@ -85,22 +89,33 @@ def train_on_validation(dataset: str, model: str, epochs: int, seed: int, thread
     if result.status != "done":
         return None
     x, y = validation_set(dataset)
-    return round(100 * evaluate(built[-1].eval(), x, y)["error"], 2)
+
+    def error(m: nn.Module) -> float:
+        return round(100 * evaluate(m.eval(), x, y)["error"], 2)
+
+    if cfg.ema is None:
+        return {"validation_error": error(built[-1])}
+    return {"validation_error": error(load_model(out)),
+            "validation_error_last_weights": error(built[-1])}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The flags every validation script shares: ``--epochs``, ``--seed``, ``--threads``, and
-    ``--lr``/``--weight-decay`` to replace the column recipe's (:func:`recipe_changes`)."""
+    ``--lr``/``--weight-decay``/``--ema`` to replace the column recipe's
+    (:func:`recipe_changes`)."""
     p.add_argument("--epochs", type=int, default=70)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--lr", type=float, help="instead of the recipe's")
     p.add_argument("--weight-decay", type=float, help="instead of the recipe's")
+    p.add_argument("--ema", type=float, metavar="DECAY", help="keep a moving average of the "
+                   "weights (`torchstn train --ema`): its error, and the last weights'")
 
 
 def recipe_changes(a: argparse.Namespace) -> dict:
-    """The recipe fields that ``--lr``/``--weight-decay`` replace (those given)."""
-    return {k: v for k, v in (("lr", a.lr), ("weight_decay", a.weight_decay)) if v is not None}
+    """The recipe fields that ``--lr``/``--weight-decay``/``--ema`` replace (those given)."""
+    return {k: v for k, v in (("lr", a.lr), ("weight_decay", a.weight_decay), ("ema", a.ema))
+            if v is not None}
 
 
 def changes_tag(changed: dict) -> str:
@@ -131,15 +146,15 @@ def main() -> None:
     tag += "" if a.pool is None else f"-pool{a.pool}"
     tag += "" if a.view is None else f"-view{a.view}"
     out = Path(a.out) / f"{a.dataset}-{a.model}-locpool{a.loc_pool}-e{a.epochs}{tag}-seed{a.seed}"
-    error = train_on_validation(
+    errors = train_on_validation(
         a.dataset, a.model, a.epochs, a.seed, a.threads, out,
         lambda name, in_shape, num_classes: build(name, in_shape, num_classes, a.loc_pool,
                                                   a.pool, a.view),
         changed)
-    if error is not None:
+    if errors is not None:
         report({"dataset": a.dataset, "model": a.model, "loc_pool": a.loc_pool, "pool": a.pool,
                 "view": a.view, "epochs": a.epochs, "seed": a.seed, **changed,
-                "validation_error": error}, out)
+                **errors}, out)
 
 if __name__ == "__main__":
     main()

@@ -75,14 +75,17 @@ def test_recorded_commands_are_parsed_with_the_train_parser(monkeypatch):
     assert record_changes({"command": cmd}, "rts")["weight_decay"] == [0.1, 0.01]
 
 
-def test_label_smoothing_goes_through_the_command_and_supersedes(monkeypatch):
-    monkeypatch.setitem(recipes.RECIPES, "rts", {**recipe("rts"), "label_smoothing": 0.1})
+@pytest.mark.parametrize("field, value, default", [("label_smoothing", 0.1, 0.0),
+                                                    ("ema", 0.999, None)])
+def test_a_recipe_field_goes_through_the_command_and_supersedes(monkeypatch, field, value,
+                                                                default):
+    monkeypatch.setitem(recipes.RECIPES, "rts", {**recipe("rts"), field: value})
     words = table1.train_args(Cell("rts", "st-cnn-aff"), 0, "runs/x")
-    assert words[words.index("--label-smoothing") + 1] == "0.1"
-    assert config_from_command("torchstn train " + " ".join(words)).label_smoothing == 0.1
+    assert words[words.index("--" + field.replace("_", "-")) + 1] == str(value)
+    assert getattr(config_from_command("torchstn train " + " ".join(words)), field) == value
     monkeypatch.setitem(recipes.RECIPES, "rts", {k: v for k, v in recipe("rts").items()
-                                                 if k != "label_smoothing"})
-    assert recipe_changes(config(label_smoothing=0.1), "rts") == {"label_smoothing": [0.1, 0.0]}
+                                                 if k != field})
+    assert recipe_changes(config(**{field: value}), "rts") == {field: [value, default]}
 
 
 def test_set_aside_moves_everything_but_the_kept_names(tmp_path):

@@ -29,6 +29,8 @@ def test_defaults_follow_the_paper():
     ({"limit": 0}, "limit"),
     ({"label_smoothing": 1.0}, r"label_smoothing: expected a value in \[0, 1\), got 1.0"),
     ({"label_smoothing": -0.1}, "label_smoothing"),
+    ({"ema": 1.0}, r"ema: expected a decay in \(0, 1\), got 1.0"),
+    ({"ema": 0.0}, "ema"),
 ])
 def test_validation_names_field_expected_and_received(kw, match):
     with pytest.raises(ValueError, match=match):

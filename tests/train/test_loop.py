@@ -157,3 +157,29 @@ def test_a_batch_norm_model_skips_a_last_batch_of_one_image(tmp_path):
         warnings.simplefilter("always")
         train(config(tmp_path, dataset="r", model="fcn", limit=33), overwrite=True, progress=False)
     assert not any(str(w.message) == SINGLE_IMAGE_SKIPPED for w in seen)
+
+
+def test_ema_runs_save_the_average_and_resume_exactly(tmp_path):
+    from safetensors.torch import load_file
+
+    ema = {"model": "st-cnn-aff", "ema": 0.9}
+    whole = train(config(tmp_path / "whole", **ema), progress=False)
+    assert whole.status == "done"
+    saved = load_file(str(tmp_path / "whole" / "run" / "model.safetensors"))
+    state = torch.load(tmp_path / "whole" / "run" / "state.pt", weights_only=True)
+    assert any(not torch.equal(saved[k], state["model"][k]) for k in saved)  # not the last weights
+    for k in saved:
+        assert torch.equal(saved[k], state["ema"][k]), k
+    # one epoch, then resumed to two: the same average as the uninterrupted run
+    train(config(tmp_path / "split", epochs=1, **ema), progress=False)
+    train(config(tmp_path / "split", **ema), resume=True, overrides={"epochs": 2}, progress=False)
+    resumed = load_file(str(tmp_path / "split" / "run" / "model.safetensors"))
+    for k in saved:
+        assert torch.equal(saved[k], resumed[k]), k
+    # a checkpoint without an average cannot continue a run that keeps one
+    train(config(tmp_path / "plain", epochs=1), progress=False)
+    plain = torch.load(tmp_path / "plain" / "run" / "state.pt", weights_only=True)
+    plain["config"]["ema"] = 0.9
+    torch.save(plain, tmp_path / "plain" / "run" / "state.pt")
+    with pytest.raises(ValueError, match="holds no weight average"):
+        train(config(tmp_path / "plain"), resume=True, overrides={"epochs": 2}, progress=False)

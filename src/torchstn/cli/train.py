@@ -13,8 +13,8 @@ from ..train.config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 # CLI flag -> config field, for the flags whose absence means "the default" (or "as saved")
 FIELDS = ("dataset", "model", "epochs", "batch_size", "optimizer", "lr", "momentum",
           "weight_decay", "schedule", "lr_milestones", "lr_drop", "loc_lr_mult", "grad_clip",
-          "label_smoothing", "seed", "bf16", "channels_last", "recompute", "threads", "limit",
-          "data_root", "device", "prefetch", "save_dtype", "tensorboard")
+          "label_smoothing", "ema", "seed", "bf16", "channels_last", "recompute", "threads",
+          "limit", "data_root", "device", "prefetch", "save_dtype", "tensorboard")
 
 
 def _fractions(text: str) -> tuple[float, ...]:
@@ -47,6 +47,9 @@ def register(subparsers) -> None:
     p.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
     p.add_argument("--label-smoothing", type=float,
                    help="share of each target spread over all classes (default 0)")
+    p.add_argument("--ema", type=float, metavar="DECAY",
+                   help="keep an exponential moving average of the weights with this decay per "
+                        "step (e.g. 0.999) and save it as the model (default: none)")
     p.add_argument("--seed", type=int, help="seed of initialisation and data (default 0)")
     p.add_argument("--bf16", action="store_const", const=True,
                    help="bfloat16 autocast (fast on CPUs with AVX512-BF16/AMX)")

@@ -26,7 +26,7 @@ from .recipes import recipe
 
 RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
                  "lr_milestones", "lr_drop", "loc_lr_mult", "grad_clip", "label_smoothing",
-                 "bf16", "limit")
+                 "ema", "bf16", "limit")
 SUPERSEDED_DIR = "superseded"  # beside the seed<k> folders of a cell
 
 

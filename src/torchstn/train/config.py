@@ -42,6 +42,9 @@ class TrainConfig:
     grad_clip: float | None = None
     # cross entropy against (1 - e) one-hot + e uniform targets (0: the paper's plain loss)
     label_smoothing: float = 0.0
+    # decay of an exponential moving average of the weights, updated every step; the run's model
+    # files hold the average (None: no average, the last weights)
+    ema: float | None = None
     seed: int = 0
     bf16: bool = False
     channels_last: bool = True  # measured ~15% faster training steps on CPU
@@ -99,6 +102,8 @@ class TrainConfig:
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing: expected a value in [0, 1), got "
                              f"{self.label_smoothing}")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise ValueError(f"ema: expected a decay in (0, 1), got {self.ema}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"grad_clip: expected a positive number, got {self.grad_clip}")
 

@@ -33,6 +33,7 @@ from . import distributed as D
 from .checkpoint import atomic_write_text, save_state
 from .config import TrainConfig, save_config
 from .data import DataSource, check_data_root
+from .ema import WeightAverage
 from .metrics import MetricsLogger, RunningStats, truncate_metrics
 from .run_dir import SUMMARY_FILE, load_resume_state, prepare_run_dir, resume_config
 from .schedule import lr_factor
@@ -171,6 +172,13 @@ class Trainer:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model.to(info.device, memory_format=self.memory_format)
         _optimizer_to(self.optimizer, info.device)
+        # the moving average of the weights (cfg.ema): what the run's model files hold
+        self.ema = None if cfg.ema is None else WeightAverage(self.model, cfg.ema)
+        if self.ema is not None and state is not None:
+            if "ema" not in state:
+                raise ValueError("--resume: the checkpoint holds no weight average (ema); it was "
+                                 "written by a run without --ema")
+            self.ema.load_state_dict(state["ema"])
         self.net: nn.Module = self.model
         if info.distributed:
             from torch.nn.parallel import DistributedDataParallel
@@ -184,6 +192,11 @@ class Trainer:
                           stacklevel=2)
         self.logger = MetricsLogger(run_dir, enabled=info.is_main, tensorboard=cfg.tensorboard)
         self.history: list[dict[str, Any]] = []
+
+    @property
+    def saved_model(self) -> nn.Module:
+        """The weights the run's model files hold: the moving average under ``ema``."""
+        return self.model if self.ema is None else self.ema.module
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _restore(self, state: dict[str, Any]) -> None:
@@ -210,8 +223,9 @@ class Trainer:
             "optimizer": _to_cpu(self.optimizer.state_dict()), "epoch": self.epoch,
             "step": self.step, "batches_done": self.batches_done, "stats": partial.as_tensor(),
             "rng": torch.get_rng_state(), "world_size": self.info.world_size,
+            **({} if self.ema is None else {"ema": self.ema.state_dict()}),
         })
-        save_model(self.model, self.run_dir / LAST_FILE, dataset=self.cfg.dataset,
+        save_model(self.saved_model, self.run_dir / LAST_FILE, dataset=self.cfg.dataset,
                    epoch=self.epoch, step=self.step, train_limit=self.cfg.limit or 0)
 
     # -- training -------------------------------------------------------------------------------
@@ -237,6 +251,8 @@ class Trainer:
         if cfg.grad_clip:
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model, self.step)
         self.stats.update(loss, logits, labels)
         self.step += 1
         self.batches_done += 1
@@ -296,7 +312,7 @@ class Trainer:
         identical = D.replicas_identical(self.model, self.info)
         if self.info.is_main:
             if status == "done":
-                save_model(self.model, self.run_dir / MODEL_FILE, dtype=self.cfg.save_dtype,
+                save_model(self.saved_model, self.run_dir / MODEL_FILE, dtype=self.cfg.save_dtype,
                            dataset=self.cfg.dataset, epoch=self.epoch, step=self.step,
                            train_limit=self.cfg.limit or 0)  # 0: the whole training split
             summary = {"status": status, "epoch": self.epoch, "step": self.step,
