@@ -19,7 +19,7 @@ its 2 trained values per unit leave the parameter count within the budget's tole
 ``--no-batchnorm`` is the model without it; neither flag, the registry's model. Measured
 2026-11-28/29 (results/recipe_study.md, session 17): TC ST-FCN Aff, 70 epochs, seeds 0-3:
 2.07, 2.15, 2.17, 2.20% with batch norm against 2.15, 2.49, 2.36, 2.59% without. Adopted
-(``registry.FCN_BATCHNORM``). Session 20: RTS ST-FCN Aff with two looks, seeds 0/1: 1.07/1.11%
+(``choices.FCN_BATCHNORM``). Session 20: RTS ST-FCN Aff with two looks, seeds 0/1: 1.07/1.11%
 with batch norm against 1.24/1.23% without (``iterative_st_explore.py --steps 2``). Adopted for
 RTS too.
 """

@@ -16,7 +16,7 @@ Measured 2026-11-29 (results/recipe_study.md, session 18), RTS ST-FCN Aff, 70 ep
 0/1: 1.14/1.17% with 2 looks against 1.27/1.33% with one (session 16's runs of the same model);
 session 19, both arms side by side: RTS ST-FCN Proj 1.24/1.10% against 1.59/1.46%, Tps
 1.16/1.18% against 1.42/1.31%; the 28x28 ST-FCNs (R, P, E) lower in 13 pairs of 14. Adopted
-for the ST-FCNs of R, RTS, P and E and the TC ST-FCN Aff (``registry.ST_FCN_ITERATIONS``); the
+for the ST-FCNs of R, RTS, P and E and the TC ST-FCN Aff (``choices.ST_FCN_ITERATIONS``); the
 RTS ST-CNN Aff does not gain (0.72/0.69% against 0.71/0.56%). Session 20: three looks for the R
 ST-FCN Aff, seeds 0-3: 1.58/1.61/1.53/1.38% against 1.46/1.36/1.37/1.31% for two; not adopted.
 """

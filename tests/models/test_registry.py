@@ -9,6 +9,7 @@ from torchstn.models import (
     ModelSpec,
     build_from_spec,
     build_model,
+    choices,
     count_parameters,
     parameter_table,
     parse_name,
@@ -183,7 +184,7 @@ def test_single_st_fcn_localisation_pool_comes_from_the_registry_table(monkeypat
     assert other.loc_pool is None and other.localization_pool == other.pool
     assert model_spec("2xst-fcn-aff", (2, 42, 42), 19).localization_pool == 4
     assert model_spec("st-cnn-aff", (1, 60, 60), 10).loc_pool is None
-    monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {})
+    monkeypatch.setattr(choices, "ST_FCN_LOC_POOLS", {})
     assert localization_pool("st-fcn-aff", (1, 60, 60), 2) == 2
 
 
@@ -282,7 +283,7 @@ def test_the_rts_and_tc_fcn_classifiers_normalise_their_hidden_layers(monkeypatc
     assert abs(count_parameters(model) - target) <= TOLERANCE * target
     model(torch.rand(3, *tc)).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
-    monkeypatch.setattr(registry, "FCN_BATCHNORM", frozenset())
+    monkeypatch.setattr(choices, "FCN_BATCHNORM", frozenset())
     assert not classifier_batchnorm("st-fcn-aff", tc)
 
 
@@ -330,7 +331,7 @@ def test_the_st_fcns_look_twice_on_the_same_parameters(monkeypatch):
     assert model_spec("st-cnn-aff", (1, 28, 28), 10).iterations == 1
     assert model_spec("st-fcn-tps", (1, 60, 60), 10).iterations == 1
     assert model_spec("st-fcn-aff", (1, 60, 60), 10).iterations == 2
-    monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {})
+    monkeypatch.setattr(choices, "ST_FCN_ITERATIONS", {})
     assert registry.transformer_iterations("st-fcn-aff", rts) == 1
 
 

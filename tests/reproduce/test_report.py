@@ -37,7 +37,7 @@ def test_the_report_counts_the_seeds_its_means_average_from_the_rows():
 
 
 def test_the_tc_view_phrase_comes_from_the_registry(monkeypatch):
-    from torchstn.models import registry
+    from torchstn.models import choices, registry
     from torchstn.reproduce.report import tc_view_phrase
 
     spec = registry.model_spec("st-fcn-aff", (1, 60, 60), 10)
@@ -48,7 +48,7 @@ def test_the_tc_view_phrase_comes_from_the_registry(monkeypatch):
                                view=60)
     assert f"instead of {full.widths[0]}" in phrase and "localisation" not in phrase
     registry.cached_model_spec.cache_clear()
-    monkeypatch.setattr(registry, "ST_FCN_VIEWS", {})
+    monkeypatch.setattr(choices, "ST_FCN_VIEWS", {})
     try:
         assert tc_view_phrase() == ""  # no view: nothing to say
     finally:
@@ -56,7 +56,7 @@ def test_the_tc_view_phrase_comes_from_the_registry(monkeypatch):
 
 
 def test_the_loc_pool_phrase_names_the_columns_and_widths_from_the_registry(monkeypatch):
-    from torchstn.models import registry
+    from torchstn.models import choices, registry
     from torchstn.reproduce.report import loc_pool_phrase
 
     rts = registry.model_spec("st-fcn-aff", (1, 42, 42), 10)
@@ -67,52 +67,52 @@ def test_the_loc_pool_phrase_names_the_columns_and_widths_from_the_registry(monk
     assert f"{rts.widths[0]} instead of {at_pool.widths[0]} on RTS and " in phrase
     registry.cached_model_spec.cache_clear()
     try:
-        monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {(1, 60, 60): 4})
+        monkeypatch.setattr(choices, "ST_FCN_LOC_POOLS", {(1, 60, 60): 4})
         assert "RTS" not in loc_pool_phrase() and "on TC 4x (15x15)," in loc_pool_phrase()
         registry.cached_model_spec.cache_clear()
         # data sets of one shape are named together
-        monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {(1, 28, 28): 2, (1, 60, 60): 4})
+        monkeypatch.setattr(choices, "ST_FCN_LOC_POOLS", {(1, 28, 28): 2, (1, 60, 60): 4})
         r = registry.model_spec("st-fcn-aff", (1, 28, 28), 10)
         assert "on R, P and E 2x (14x14) and on TC 4x (15x15)," in loc_pool_phrase()
         assert f"({r.widths[0]} instead of " in loc_pool_phrase()
         registry.cached_model_spec.cache_clear()
-        monkeypatch.setattr(registry, "ST_FCN_LOC_POOLS", {})
+        monkeypatch.setattr(choices, "ST_FCN_LOC_POOLS", {})
         assert loc_pool_phrase() == ""  # the paper's layout: nothing to say
     finally:
         registry.cached_model_spec.cache_clear()
 
 
 def test_the_batchnorm_phrase_names_the_columns_from_the_registry(monkeypatch):
-    from torchstn.models import registry
+    from torchstn.models import choices
     from torchstn.reproduce.report import batchnorm_phrase
 
-    monkeypatch.setattr(registry, "FCN_BATCHNORM", frozenset({(1, 60, 60)}))
+    monkeypatch.setattr(choices, "FCN_BATCHNORM", frozenset({(1, 60, 60)}))
     assert batchnorm_phrase().startswith("; on TC the FCN's and the ST-FCNs' classifiers put "
                                          "batch norm before each hidden ReLU (")
-    monkeypatch.setattr(registry, "FCN_BATCHNORM", frozenset({(1, 60, 60), (1, 28, 28)}))
+    monkeypatch.setattr(choices, "FCN_BATCHNORM", frozenset({(1, 60, 60), (1, 28, 28)}))
     assert batchnorm_phrase().startswith("; on R, P, E and TC the FCN's")
-    monkeypatch.setattr(registry, "FCN_BATCHNORM", frozenset())
+    monkeypatch.setattr(choices, "FCN_BATCHNORM", frozenset())
     assert batchnorm_phrase() == ""
 
 
 def test_the_iterations_phrase_comes_from_the_registry(monkeypatch):
-    from torchstn.models import registry
+    from torchstn.models import choices
     from torchstn.reproduce.report import iterations_phrase
 
-    monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {
+    monkeypatch.setattr(choices, "ST_FCN_ITERATIONS", {
         ("st-fcn-tps", (1, 42, 42)): 2, ("st-fcn-aff", (1, 60, 60)): 2,
         ("st-fcn-aff", (1, 42, 42)): 2, ("st-fcn-proj", (1, 60, 60)): 3})
     assert iterations_phrase().startswith(
         "; the localisation nets of the RTS ST-FCN Aff and ST-FCN Tps and of the TC ST-FCN Aff "
         "look twice; the localisation net of the TC ST-FCN Proj looks 3 times (")
-    monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {  # one shape, three data sets
+    monkeypatch.setattr(choices, "ST_FCN_ITERATIONS", {  # one shape, three data sets
         ("st-fcn-aff", (1, 28, 28)): 2, ("st-fcn-tps", (1, 28, 28)): 2,
         ("st-fcn-tps", (1, 42, 42)): 2})
     assert iterations_phrase().startswith(
         "; the localisation nets of the R, P and E ST-FCN Aff and ST-FCN Tps and of the RTS "
         "ST-FCN Tps look twice (")
-    monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {("st-fcn-tps", (1, 60, 60)): 3})
+    monkeypatch.setattr(choices, "ST_FCN_ITERATIONS", {("st-fcn-tps", (1, 60, 60)): 3})
     assert iterations_phrase().startswith("; the localisation net of the TC ST-FCN Tps looks "
                                           "3 times (an iterative transformer")
-    monkeypatch.setattr(registry, "ST_FCN_ITERATIONS", {})
+    monkeypatch.setattr(choices, "ST_FCN_ITERATIONS", {})
     assert iterations_phrase() == ""
