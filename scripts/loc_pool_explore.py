@@ -43,9 +43,11 @@ from torchstn.models import registry
 from torchstn.models.classifiers import count_parameters
 from torchstn.models.st_models import DigitClassifier
 from torchstn.reproduce.recipes import RECIPES
-from torchstn.train.config import TrainConfig
+from torchstn.train.config import OPTIMIZERS, TrainConfig
 
 MNIST_TRAIN = 60_000
+# the recipe fields that a flag of the same name may replace (add_run_arguments)
+RECIPE_FLAGS = ("optimizer", "lr", "loc_lr_mult", "weight_decay", "ema")
 
 
 def build(name: str, in_shape, num_classes: int, loc_pool: int,
@@ -101,26 +103,28 @@ def train_on_validation(dataset: str, model: str, epochs: int, seed: int, thread
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The flags every validation script shares: ``--epochs``, ``--seed``, ``--threads``, and
-    ``--lr``/``--weight-decay``/``--ema`` to replace the column recipe's
-    (:func:`recipe_changes`)."""
+    ``--optimizer``/``--lr``/``--loc-lr-mult``/``--weight-decay``/``--ema`` to replace the
+    column recipe's (:func:`recipe_changes`)."""
     p.add_argument("--epochs", type=int, default=70)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help="instead of the recipe's")
     p.add_argument("--lr", type=float, help="instead of the recipe's")
+    p.add_argument("--loc-lr-mult", type=float, help="instead of the recipe's")
     p.add_argument("--weight-decay", type=float, help="instead of the recipe's")
     p.add_argument("--ema", type=float, metavar="DECAY", help="keep a moving average of the "
                    "weights (`torchstn train --ema`): its error, and the last weights'")
 
 
 def recipe_changes(a: argparse.Namespace) -> dict:
-    """The recipe fields that ``--lr``/``--weight-decay``/``--ema`` replace (those given)."""
-    return {k: v for k, v in (("lr", a.lr), ("weight_decay", a.weight_decay), ("ema", a.ema))
-            if v is not None}
+    """The recipe fields of :data:`RECIPE_FLAGS` that their flags replace (those given)."""
+    return {k: getattr(a, k) for k in RECIPE_FLAGS if getattr(a, k) is not None}
 
 
 def changes_tag(changed: dict) -> str:
     """A run-folder suffix naming the replaced recipe fields ("" when none): -weightdecay0.2."""
-    return "".join(f"-{k.replace('_', '')}{v:g}" for k, v in changed.items())
+    return "".join(f"-{k.replace('_', '')}{v if isinstance(v, str) else format(v, 'g')}"
+                   for k, v in changed.items())
 
 
 def report(line: dict, out: Path) -> None:

@@ -9,7 +9,8 @@ the same CNN, the comparison the paper makes, so they are not parameter-matched)
 For one data set every model gets (within :data:`TOLERANCE`) the parameter count of the CNN
 baseline with :data:`BASE_CNN_WIDTHS` filters: the FCN's hidden width and the ST models'
 classifier widths are found by a search, so a transformer's localisation net is paid for by a
-narrower classifier.
+narrower classifier. What validation chose per input shape (the ST-FCNs' views, localisation
+pools and looks, batch norm in the FCN classifiers) is read from :mod:`.choices`.
 """
 
 from __future__ import annotations
