@@ -47,7 +47,7 @@ from torchstn.train.config import OPTIMIZERS, TrainConfig
 
 MNIST_TRAIN = 60_000
 # the recipe fields that a flag of the same name may replace (add_run_arguments)
-RECIPE_FLAGS = ("optimizer", "lr", "loc_lr_mult", "weight_decay", "ema")
+RECIPE_FLAGS = ("batch_size", "optimizer", "lr", "loc_lr_mult", "weight_decay", "ema")
 
 
 def build(name: str, in_shape, num_classes: int, loc_pool: int,
@@ -103,11 +103,12 @@ def train_on_validation(dataset: str, model: str, epochs: int, seed: int, thread
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The flags every validation script shares: ``--epochs``, ``--seed``, ``--threads``, and
-    ``--optimizer``/``--lr``/``--loc-lr-mult``/``--weight-decay``/``--ema`` to replace the
-    column recipe's (:func:`recipe_changes`)."""
+    ``--batch-size``/``--optimizer``/``--lr``/``--loc-lr-mult``/``--weight-decay``/``--ema`` to
+    replace the column recipe's (:func:`recipe_changes`)."""
     p.add_argument("--epochs", type=int, default=70)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batch-size", type=int, help="instead of the recipe's")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="instead of the recipe's")
     p.add_argument("--lr", type=float, help="instead of the recipe's")
     p.add_argument("--loc-lr-mult", type=float, help="instead of the recipe's")
