@@ -39,26 +39,25 @@ class WeightAverage:
         self.module = copy.deepcopy(model).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)
-
-    def _pairs(self, model: nn.Module) -> tuple[list[Tensor], list[Tensor], list[Tensor],
-                                                 list[Tensor]]:
-        """(averaged floats, model floats, other averaged, other model) tensors, in order."""
-        avg = list(self.module.state_dict(keep_vars=True).values())
-        cur = list(model.state_dict(keep_vars=True).values())
-        if len(avg) != len(cur):
-            raise ValueError(f"ema: the model has {len(cur)} tensors, the average {len(avg)}")
-        floats = [i for i, t in enumerate(avg) if t.is_floating_point()]
-        others = [i for i, t in enumerate(avg) if not t.is_floating_point()]
-        return ([avg[i].data for i in floats], [cur[i].data for i in floats],
-                [avg[i].data for i in others], [cur[i].data for i in others])
+        # which tensors are averaged and which copied, fixed once: load_state_dict copies into
+        # these same tensors, so the lists stay valid
+        avg = [t.data for t in self.module.state_dict(keep_vars=True).values()]
+        self._is_float = [t.is_floating_point() for t in avg]
+        self._avg_floats = [t for t, f in zip(avg, self._is_float, strict=True) if f]
+        self._avg_others = [t for t, f in zip(avg, self._is_float, strict=True) if not f]
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         """Move the average toward ``model``'s weights after optimizer step ``step`` (0-based)."""
-        avg_f, cur_f, avg_o, cur_o = self._pairs(model)
-        if avg_f:
-            torch._foreach_lerp_(avg_f, cur_f, 1.0 - ema_decay(self.decay, step))
-        for a, c in zip(avg_o, cur_o, strict=True):
+        cur = [t.data for t in model.state_dict(keep_vars=True).values()]
+        if len(cur) != len(self._is_float):
+            raise ValueError(f"ema: the model has {len(cur)} tensors, the average "
+                             f"{len(self._is_float)}")
+        floats = [t for t, f in zip(cur, self._is_float, strict=True) if f]
+        others = [t for t, f in zip(cur, self._is_float, strict=True) if not f]
+        if floats:
+            torch._foreach_lerp_(self._avg_floats, floats, 1.0 - ema_decay(self.decay, step))
+        for a, c in zip(self._avg_others, others, strict=True):
             a.copy_(c)
 
     def state_dict(self) -> dict[str, Tensor]:
