@@ -17,20 +17,36 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results-table -->", "<!-- /results-table -->"
-def intro() -> str:
-    """The paragraph above the table; the weight decay of each column from the recipes."""
+def column_settings(field: str, default: object) -> str:
+    """``" (R and RTS: 0.1)"``: the Table 1 columns whose recipe sets ``field`` to another value
+    than ``default``, grouped by value; empty when every column keeps the default."""
     from torchstn.reproduce.recipes import COLUMN_TITLES, COLUMNS, recipe
 
-    decays = {COLUMN_TITLES[d]: recipe(d)["weight_decay"] for d in COLUMNS
-              if "weight_decay" in recipe(d)}  # columns that set their own
-    decay = " and ".join(decays) + ": " + ", ".join(sorted({f"{v:g}" for v in decays.values()}))
+    groups: dict[object, list[str]] = {}
+    for d in COLUMNS:
+        value = recipe(d).get(field, default)
+        if value != default:
+            groups.setdefault(value, []).append(COLUMN_TITLES[d])
+    if not groups:
+        return ""
+    return " (" + "; ".join(f"{' and '.join(names)}: {value:g}" for value, names in groups.items()
+                            ) + ", chosen on held-out training digits)"
+
+
+def intro() -> str:
+    """The paragraph above the table; the settings where a column's recipe departs from the
+    default recipe (weight decay, batch size) from the recipes."""
+    from torchstn.reproduce.recipes import DEFAULT_RECIPE
+
+    batch = DEFAULT_RECIPE["batch_size"]
     return (
         "Test error (%) on the fixed test sets, ours (one seed unless ± is shown) next to the "
         "paper's; from `results/table1.md` (commands, wall times, machine and checkpoints per "
         f"cell there). Trained on the 2-core development CPUs, one thread per run{gpu_text()}; "
         "recipe: AdamW, "
-        "one-cycle lr 2e-3, 70 epochs, batch 256, bf16 autocast, weight decay 0.01 "
-        f"({decay}, chosen on held-out training digits) (`torchstn/reproduce/recipes.py`; "
+        f"one-cycle lr 2e-3, 70 epochs, batch {batch}{column_settings('batch_size', batch)}, "
+        f"bf16 autocast, weight decay 0.01{column_settings('weight_decay', 0.01)} "
+        "(`torchstn/reproduce/recipes.py`; "
         "how it was chosen, with a disclosure, in `results/exploration.md` and "
         "`results/recipe_study.md`). The P column is harder than the paper's: "
         "`results/p_column.md` measures how many P test digits the specified homographies "

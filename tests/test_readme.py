@@ -38,14 +38,21 @@ def test_results_section_matches_the_reports():
     assert res.returncode == 0, res.stderr
 
 
-def test_gpu_clause_names_the_cells_with_gpu_seeds(tmp_path):
+def readme_script():
+    """scripts/update_readme_results.py, imported."""
     import importlib.util
-    import json
 
     script = README.parent / "scripts" / "update_readme_results.py"
     spec = importlib.util.spec_from_file_location("update_readme_results", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_clause_names_the_cells_with_gpu_seeds(tmp_path):
+    import json
+
+    module = readme_script()
     report = tmp_path / "table1.json"
     cpu = {"gpus": []}
     report.write_text(json.dumps([
@@ -60,6 +67,22 @@ def test_gpu_clause_names_the_cells_with_gpu_seeds(tmp_path):
     report.write_text(json.dumps([{"dataset": "r", "model": "cnn", "runs": [{"seed": 0, **cpu}]}]))
     assert module.gpu_text(report) == ""
     assert module.gpu_text(tmp_path / "absent.json") == ""
+
+
+def test_intro_names_the_columns_whose_recipe_departs_from_the_default(monkeypatch):
+    from torchstn.reproduce import recipes
+
+    module = readme_script()
+    for d in recipes.COLUMNS:
+        monkeypatch.setitem(recipes.RECIPES, d, dict(recipes.DEFAULT_RECIPE))
+    assert module.column_settings("batch_size", 256) == ""
+    monkeypatch.setitem(recipes.RECIPES, "r", {**recipes.DEFAULT_RECIPE, "weight_decay": 0.1})
+    monkeypatch.setitem(recipes.RECIPES, "e", {**recipes.DEFAULT_RECIPE, "weight_decay": 0.1})
+    monkeypatch.setitem(recipes.RECIPES, "tc", {**recipes.DEFAULT_RECIPE, "weight_decay": 0.05,
+                                                "batch_size": 64})
+    assert module.column_settings("weight_decay", 0.01) == (
+        " (R and E: 0.1; TC: 0.05, chosen on held-out training digits)")
+    assert "batch 256 (TC: 64, chosen" in module.intro()
 
 
 def test_the_model_tables_are_what_torchstn_models_prints():
