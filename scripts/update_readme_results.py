@@ -17,14 +17,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results-table -->", "<!-- /results-table -->"
-def column_settings(field: str, default: object) -> str:
-    """``" (R and RTS: 0.1)"``: the Table 1 columns whose recipe sets ``field`` to another value
-    than ``default``, grouped by value; empty when every column keeps the default."""
-    from torchstn.reproduce.recipes import COLUMN_TITLES, COLUMNS, recipe
+def column_settings(field: str) -> str:
+    """``" (R and RTS: 0.1, chosen ...)"``: the Table 1 columns whose recipe sets ``field`` to
+    another value than the default recipe does (optimiser defaults filled in), grouped by value;
+    empty when every column keeps the default."""
+    from torchstn.reproduce.recipes import COLUMN_TITLES, COLUMNS
+    from torchstn.reproduce.report import resolved_recipe
 
+    default = getattr(resolved_recipe(), field)
     groups: dict[object, list[str]] = {}
     for d in COLUMNS:
-        value = recipe(d).get(field, default)
+        value = getattr(resolved_recipe(d), field)
         if value != default:
             groups.setdefault(value, []).append(COLUMN_TITLES[d])
     if not groups:
@@ -34,18 +37,18 @@ def column_settings(field: str, default: object) -> str:
 
 
 def intro() -> str:
-    """The paragraph above the table; the settings where a column's recipe departs from the
-    default recipe (weight decay, batch size) from the recipes."""
-    from torchstn.reproduce.recipes import DEFAULT_RECIPE
+    """The paragraph above the table; the batch size and weight decay of the default recipe, and
+    the columns whose recipe departs from them, from the recipes."""
+    from torchstn.reproduce.report import resolved_recipe
 
-    batch = DEFAULT_RECIPE["batch_size"]
+    default = resolved_recipe()
     return (
         "Test error (%) on the fixed test sets, ours (one seed unless ± is shown) next to the "
         "paper's; from `results/table1.md` (commands, wall times, machine and checkpoints per "
         f"cell there). Trained on the 2-core development CPUs, one thread per run{gpu_text()}; "
         "recipe: AdamW, "
-        f"one-cycle lr 2e-3, 70 epochs, batch {batch}{column_settings('batch_size', batch)}, "
-        f"bf16 autocast, weight decay 0.01{column_settings('weight_decay', 0.01)} "
+        f"one-cycle lr 2e-3, 70 epochs, batch {default.batch_size}{column_settings('batch_size')}, "
+        f"bf16 autocast, weight decay {default.weight_decay:g}{column_settings('weight_decay')} "
         "(`torchstn/reproduce/recipes.py`; "
         "how it was chosen, with a disclosure, in `results/exploration.md` and "
         "`results/recipe_study.md`). The P column is harder than the paper's: "

@@ -75,12 +75,12 @@ def test_intro_names_the_columns_whose_recipe_departs_from_the_default(monkeypat
     module = readme_script()
     for d in recipes.COLUMNS:
         monkeypatch.setitem(recipes.RECIPES, d, dict(recipes.DEFAULT_RECIPE))
-    assert module.column_settings("batch_size", 256) == ""
+    assert module.column_settings("batch_size") == ""
     monkeypatch.setitem(recipes.RECIPES, "r", {**recipes.DEFAULT_RECIPE, "weight_decay": 0.1})
     monkeypatch.setitem(recipes.RECIPES, "e", {**recipes.DEFAULT_RECIPE, "weight_decay": 0.1})
     monkeypatch.setitem(recipes.RECIPES, "tc", {**recipes.DEFAULT_RECIPE, "weight_decay": 0.05,
                                                 "batch_size": 64})
-    assert module.column_settings("weight_decay", 0.01) == (
+    assert module.column_settings("weight_decay") == (
         " (R and E: 0.1; TC: 0.05, chosen on held-out training digits)")
     assert "batch 256 (TC: 64, chosen" in module.intro()
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..train.checkpoint import atomic_write_text
 from ..train.config import TrainConfig
 from .provenance import machine_label, now
-from .recipes import COLUMN_TITLES, COLUMNS, RECIPES, TABLE1_MODELS, TC_MODELS
+from .recipes import COLUMN_TITLES, COLUMNS, DEFAULT_RECIPE, RECIPES, TABLE1_MODELS, TC_MODELS
 
 JSON_NAME = "table1.json"
 MD_NAME = "table1.md"
@@ -205,13 +205,20 @@ def superseded_lines(rows: list[dict[str, Any]]) -> list[str]:
             f"old run folders to `superseded/`): {'; '.join(items)}."]
 
 
+def resolved_recipe(dataset: str | None = None) -> TrainConfig:
+    """The recipe of column ``dataset`` (None: ``DEFAULT_RECIPE``) as a config whose settings
+    left to the optimiser's defaults (AdamW's weight decay) hold those defaults."""
+    fields = DEFAULT_RECIPE if dataset is None else RECIPES[dataset]
+    return TrainConfig(dataset=dataset or "default", model="recipe", out="", **fields).resolved()
+
+
 def recipe_table(datasets: tuple[str, ...] = tuple(COLUMNS)) -> list[str]:
     """The recipes of ``datasets`` (default: Table 1's columns) as a markdown table; a setting
     that a recipe leaves to the optimiser's default (AdamW's weight decay) shows that default."""
     keys = sorted({k for rec in RECIPES.values() for k in rec})
     lines = ["| Column | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for d in datasets:
-        cfg = TrainConfig(dataset=d, model="recipe", out="", **RECIPES[d]).resolved()
+        cfg = resolved_recipe(d)
         lines.append(f"| {COLUMN_TITLES[d]} | "
                      + " | ".join(str(getattr(cfg, k)) for k in keys) + " |")
     return lines
