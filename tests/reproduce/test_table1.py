@@ -16,7 +16,7 @@ from torchstn.io import load_model, save_model
 from torchstn.models import build_for_dataset
 from torchstn.reproduce import evaluation, jobs, recipes, table1
 from torchstn.reproduce.recipes import COLUMNS, PAPER_ERRORS, Cell, all_cells, recipe
-from torchstn.reproduce.report import REQUIRED_KEYS, beat_line, model_title
+from torchstn.reproduce.report import REQUIRED_KEYS, above_line, beat_line, model_title
 from torchstn.train.config import TrainConfig, save_config
 from torchstn.train.data import DataSource
 from torchstn.train.loop import KILL_ENV
@@ -271,6 +271,35 @@ def test_beat_line_lists_only_cells_below_the_paper():
     line = beat_line(rows)
     assert "RTS ST-CNN Aff (0.40 vs 0.5)" in line and "1 of 2 run" in line and "R CNN" not in line
     assert "none yet" in beat_line(rows[2:])
+
+
+def test_above_line_gives_each_gap_in_standard_errors():
+    rows = [{"dataset": "rts", "model": "st-cnn-aff", "error": 0.4, "paper_error": 0.5,
+             "beats_paper": True, "error_se": 0.07},
+            {"dataset": "r", "model": "cnn", "error": 1.4, "paper_error": 1.2,
+             "beats_paper": False, "error_se": 0.1},
+            {"dataset": "p", "model": "fcn", "error": 3.1, "paper_error": 3.1,
+             "beats_paper": False, "error_se": None},
+            {"dataset": "e", "model": "cnn", "error": None, "paper_error": 1.4,
+             "beats_paper": None, "error_se": None}]
+    line = above_line(rows)
+    assert "R CNN (+0.20, 2.0 SE)" in line and "P FCN (+0.00)" in line
+    assert "RTS" not in line and "E CNN" not in line
+    assert above_line(rows[:1]) == above_line(rows[3:]) == ""
+
+
+def test_standard_error_of_a_mean_adds_the_seeds_and_the_test_digits():
+    from torchstn.reproduce.evaluation import mean_standard_error
+
+    # one seed: only the test set's binomial noise, sqrt(0.01 * 0.99 / 10000) = 0.000995 (0.0995%)
+    assert mean_standard_error([1.0], 10_000) == pytest.approx(0.0995, abs=1e-4)
+    # seeds 0.9, 1.0, 1.1: variance 0.01 (in %^2), over 3 seeds, plus the binomial 0.0995^2
+    assert mean_standard_error([0.9, 1.0, 1.1], 10_000) == pytest.approx(
+        (0.01 / 3 + 0.0995 ** 2) ** 0.5, abs=1e-4)
+    # more test digits shrink only the binomial part
+    assert mean_standard_error([0.9, 1.0, 1.1], 10 ** 9) == pytest.approx((0.01 / 3) ** 0.5,
+                                                                          abs=1e-4)
+    assert mean_standard_error([], 10_000) is None and mean_standard_error([1.0], None) is None
 
 
 def test_figures_of_finished_st_cnns(finished, tmp_path, capsys):

@@ -9,6 +9,7 @@ keyed by the SHA-256 of the model file. The committed checkpoint
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import statistics
@@ -128,6 +129,18 @@ def below(mean: float | None, paper: float | None) -> bool | None:
     if mean is None or paper is None:
         return None
     return round(mean, 9) < paper
+
+
+def mean_standard_error(errors: list[float], n: int | None) -> float | None:
+    """Standard error (in %) of a cell's mean test error ``errors`` (in %, one per seed) as an
+    estimate of its models' error on new digits: the seed-to-seed variance over the number of
+    seeds, plus the binomial variance p(1 - p) / n of the ``n`` test digits, which every seed
+    shares and which more seeds therefore do not shrink. None without errors or ``n``."""
+    if not errors or not n:
+        return None
+    p = statistics.fmean(errors) / PERCENT
+    seeds = statistics.variance(errors) / len(errors) if len(errors) > 1 else 0.0
+    return math.sqrt(seeds + (PERCENT ** 2) * p * (1 - p) / n)
 
 
 def _device(ctx: Context):
@@ -300,6 +313,7 @@ def cell_result(cell: Cell, ctx: Context) -> dict[str, Any]:
         "error_min": min(errors) if errors else None,
         "error_max": max(errors) if errors else None,
         "beats_paper": below(mean, cell.paper_error),
+        "error_se": mean_standard_error(errors, _same([r.get("n") for r in runs])),
         "checkpoint": first.get("checkpoint"),
         "checkpoints": [r["checkpoint"] for r in runs],
         "commit": first.get("commit"),
