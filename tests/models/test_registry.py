@@ -234,8 +234,22 @@ def test_an_st_fcn_can_sample_a_smaller_view_for_a_wider_classifier():
     assert ModelSpec.from_dict(small.to_dict()) == small and small.to_dict()["view"] == 40
 
 
+def test_an_st_cnn_can_sample_a_larger_view_for_its_classifier():
+    # RTS: a 56x56 output pooled 2x gives the CNN a 28x28 image, an MNIST digit's size
+    default = model_spec("st-cnn-aff", (1, 42, 42), 10)
+    spec = model_spec("st-cnn-aff", (1, 42, 42), 10, view=56)
+    assert default.view is None and (spec.view, spec.pool) == (56, 2)
+    model = build_from_spec(spec)
+    assert model.transformer.out_size == (56, 56)
+    assert model.warp(torch.rand(3, 1, 42, 42)).shape == (3, 1, 56, 56)
+    assert model(torch.rand(3, 1, 42, 42)).shape == (3, 10)
+    target = count_parameters(build_model("cnn", (1, 42, 42), 10))
+    assert abs(count_parameters(model) - target) <= TOLERANCE * target
+    assert ModelSpec.from_dict(spec.to_dict()) == spec and spec.to_dict()["view"] == 56
+
+
 @pytest.mark.parametrize("name, view, match", [
-    ("cnn", 40, "only ST-FCN"), ("st-cnn-aff", 40, "only ST-FCN"), ("fcn", 40, "only ST-FCN"),
+    ("cnn", 40, "only ST-FCN and ST-CNN"), ("fcn", 40, "only ST-FCN and ST-CNN"),
     ("st-fcn-aff", 1, "at least the pool"), ("st-fcn-aff", 10**6, "integer side"),
     ("st-fcn-aff", 40.0, "integer or None"), ("st-fcn-aff", True, "integer or None")])
 def test_a_view_is_refused_where_it_makes_no_sense(name, view, match):
@@ -248,8 +262,8 @@ def test_a_record_with_a_bad_view_is_refused():
     for bad in (1, -3, 10**6):
         with pytest.raises(ValueError, match="model record view"):
             ModelSpec.from_dict({**record, "view": bad})
-    with pytest.raises(ValueError, match="only ST-FCN"):
-        ModelSpec.from_dict({**record, "name": "st-cnn-aff"})
+    with pytest.raises(ValueError, match="only ST-FCN and ST-CNN"):
+        ModelSpec.from_dict({**record, "name": "cnn"})
 
 
 def test_the_tc_st_fcns_sample_a_digit_sized_view():

@@ -75,7 +75,7 @@ class ModelSpec:
     widths: tuple[int, ...]
     pool: int
     loc_pool: int | None = None  # the ST-FCN localisation nets' input pool (None: ``pool``)
-    view: int | None = None  # the side of the ST-FCN transformers' square output (None: input's)
+    view: int | None = None  # the side of the transformers' square output (None: input's)
     batchnorm: bool = False  # an FCN classifier with batch norm before each hidden ReLU
     iterations: int = 1  # how many times the transformers' localisation nets look
 
@@ -236,10 +236,12 @@ def transformer_iterations(name: str, in_shape: tuple[int, int, int]) -> int:
 
 
 def check_view(name: str, view: int, pool: int, what: str = "view") -> int:
-    """``view`` (the side of an ST-FCN transformer's output) checked for model ``name``: only
-    ST-FCNs take one, at least ``pool`` and at most :data:`MAX_SIDE` pixels a side."""
-    if not is_st_fcn(name):
-        raise ValueError(f"{what}: only ST-FCN models take an output view, got model {name!r}")
+    """``view`` (the side of a transformer's square output) checked for model ``name``: only
+    2D ST models (ST-FCNs and ST-CNNs) take one, at least ``pool`` and at most
+    :data:`MAX_SIDE` pixels a side."""
+    if name in VOLUME_MODELS or parse_name(name)[1] is None:
+        raise ValueError(f"{what}: only ST-FCN and ST-CNN models take an output view, got "
+                         f"model {name!r}")
     if not isinstance(view, int) or not pool <= view <= MAX_SIDE:
         raise ValueError(f"{what}: expected an integer side in {pool}..{MAX_SIDE} (at least "
                          f"the pool, {pool}), got {view!r}")
@@ -296,8 +298,8 @@ def _transformer(name: str, in_shape: tuple[int, int, int], pool: int,
                  iterations: int = 1) -> nn.Module | None:
     """The transformer(s) of model ``name``: None, one, :class:`ParallelTransformers`, or a
     volume model's :class:`~torchstn.models.volume.VolumeView`. ``loc_pool``: the ST-FCN
-    localisation nets' input pool (default ``pool``); ``view``: the side of the ST-FCN
-    transformers' output (default the input's); ``iterations``: how many times their
+    localisation nets' input pool (default ``pool``); ``view``: the side of the
+    transformers' square output (default the input's); ``iterations``: how many times their
     localisation nets look."""
     kind, transform = parse_name(name)
     if name in VOLUME_MODELS:
@@ -305,10 +307,12 @@ def _transformer(name: str, in_shape: tuple[int, int, int], pool: int,
     if transform is None:
         return None
 
+    out_size = None if view is None else (view, view)
+
     def one() -> SpatialTransformer:
-        return (cnn_transformer(in_shape, transform, iterations) if kind == "cnn"
-                else fcn_transformer(in_shape, transform, loc_pool or pool,
-                                     None if view is None else (view, view), iterations))
+        return (cnn_transformer(in_shape, transform, iterations, out_size) if kind == "cnn"
+                else fcn_transformer(in_shape, transform, loc_pool or pool, out_size,
+                                     iterations))
 
     copies = transformer_copies(name)
     return one() if copies == 1 else ParallelTransformers(*(one() for _ in range(copies)))
@@ -361,8 +365,8 @@ def model_spec(name: str, in_shape: tuple[int, int, int], num_classes: int,
     """The parameter-matched spec of model ``name`` for inputs ``in_shape`` and ``num_classes``;
     ``loc_pool``: the ST-FCN localisation nets' input pool, if not :func:`localization_pool`'s;
     ``pool``: the average pool after the transformer, if not :func:`transformer_pool`'s (the
-    parameter budget stays the CNN's at :func:`default_pool`); ``view``: the side of an ST-FCN
-    transformer's square output, if not :func:`transformer_view`'s (the input's size if that
+    parameter budget stays the CNN's at :func:`default_pool`); ``view``: the side of an ST
+    model's transformer output (square), if not :func:`transformer_view`'s (the input's size if that
     is None; the output size is free, PAPER.md §1); ``batchnorm``: an FCN classifier with batch
     norm, if not :func:`classifier_batchnorm`'s; ``iterations``: how many times an ST-FCN's or
     ST-CNN's localisation nets look, if not :func:`transformer_iterations`'s (the parameters,

@@ -64,15 +64,17 @@ class DigitClassifier(nn.Module):
 
 
 def cnn_transformer(in_shape: tuple[int, int, int], transform: str,
-                    iterations: int = 1) -> SpatialTransformer:
+                    iterations: int = 1,
+                    out_size: tuple[int, int] | None = None) -> SpatialTransformer:
     """ST-CNN transformer: normalise -> conv localisation net of the paper -> regression.
 
-    The output size is fixed to the input's (static shapes keep ONNX export simple);
     ``iterations``: how many times the localisation net looks
-    (:class:`~torchstn.modules.SpatialTransformer`)."""
+    (:class:`~torchstn.modules.SpatialTransformer`); ``out_size``: the output's ``(H', W')``
+    (None: the input's; fixed either way, static shapes keep ONNX export simple)."""
     loc = nn.Sequential(Normalize(), conv_localization(in_shape, **LOC_CNN))
-    return SpatialTransformer(loc, transform, out_size=in_shape[1:], in_shape=in_shape,
-                              iterations=iterations)
+    return SpatialTransformer(loc, transform,
+                              out_size=in_shape[1:] if out_size is None else out_size,
+                              in_shape=in_shape, iterations=iterations)
 
 
 def fcn_transformer(
