@@ -36,21 +36,23 @@ def test_the_report_counts_the_seeds_its_means_average_from_the_rows():
     assert seeds_trained([not_run]) == seeds_trained([]) == "no cell run yet"
 
 
-def test_the_tc_view_phrase_comes_from_the_registry(monkeypatch):
+def test_the_view_phrase_comes_from_the_registry(monkeypatch):
     from torchstn.models import choices, registry
-    from torchstn.reproduce.report import tc_view_phrase
+    from torchstn.reproduce.report import view_phrase
 
-    spec = registry.model_spec("st-fcn-aff", (1, 60, 60), 10)
-    phrase = tc_view_phrase()
-    assert f"{spec.view}x{spec.view} view" in phrase and f"{spec.widths[0]} hidden" in phrase
-    # what the view alone changes: the other model keeps the localisation pool
-    full = registry.model_spec("st-fcn-aff", (1, 60, 60), 10, loc_pool=spec.localization_pool,
-                               view=60)
-    assert f"instead of {full.widths[0]}" in phrase and "localisation" not in phrase
+    phrase = view_phrase()
+    for shape, view in choices.ST_FCN_VIEWS.items():
+        spec = registry.model_spec("st-fcn-aff", shape, 10)
+        assert f"{view}x{view} view of the {shape[1]}x{shape[2]}" in phrase
+        # what the view alone changes: the other model keeps the localisation pool
+        full = registry.model_spec("st-fcn-aff", shape, 10, loc_pool=spec.localization_pool,
+                                   view=shape[1])
+        assert f"{spec.widths[0]} hidden units instead of {full.widths[0]}" in phrase
+    assert "localisation" not in phrase
     registry.cached_model_spec.cache_clear()
     monkeypatch.setattr(choices, "ST_FCN_VIEWS", {})
     try:
-        assert tc_view_phrase() == ""  # no view: nothing to say
+        assert view_phrase() == ""  # no view: nothing to say
     finally:
         registry.cached_model_spec.cache_clear()
 

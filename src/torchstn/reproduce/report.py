@@ -281,22 +281,28 @@ def experiment_tail(rows: list[dict[str, Any]], dataset: str, figure: Path | Non
                     *recipe_table((dataset,)), "", "## Commands", "", *command_lines(rows), ""]
 
 
-def tc_view_phrase() -> str:
-    """``"; the TC ST-FCN's transformer samples a ... view ..."``, from the registry (empty
-    when the TC ST-FCN keeps the input's size)."""
+def view_phrase() -> str:
+    """``"; the ST-FCNs' transformers sample a 28x28 view of the TC input ..."``, from the
+    registry, one clause per column whose single ST-FCNs sample a view other than the input's
+    size (empty where none does)."""
     from ..models.registry import dataset_info, model_spec
 
-    in_shape, classes = dataset_info("tc")
-    spec = model_spec("st-fcn-aff", in_shape, classes)
-    if spec.view is None:
+    clauses = []
+    for dataset in COLUMNS:
+        in_shape, classes = dataset_info(dataset)
+        spec = model_spec("st-fcn-aff", in_shape, classes)
+        if spec.view is None:
+            continue
+        # the same model sampling the input's size: what the view alone changes
+        full = model_spec("st-fcn-aff", in_shape, classes, loc_pool=spec.localization_pool,
+                          view=in_shape[1])
+        clauses.append(f"a {spec.view}x{spec.view} view of the {in_shape[1]}x{in_shape[2]} "
+                       f"{dataset.upper()} input, pooled {spec.pool}x (the ST-FCN Aff's "
+                       f"classifier: {spec.widths[0]} hidden units instead of {full.widths[0]})")
+    if not clauses:
         return ""
-    # the same model sampling the input's size: what the view alone changes
-    full = model_spec("st-fcn-aff", in_shape, classes, loc_pool=spec.localization_pool,
-                      view=in_shape[1])
-    return (f"; the TC ST-FCN's transformer samples a {spec.view}x{spec.view} view of the "
-            f"{in_shape[1]}x{in_shape[2]} input, pooled {spec.pool}x, which leaves its "
-            f"classifier {spec.widths[0]} hidden units instead of {full.widths[0]} "
-            "(chosen on validation data: `results/recipe_study.md`)")
+    return (f"; the ST-FCNs' transformers sample {_and(clauses)}, a wider classifier on the same "
+            "budget (chosen on validation data: `results/recipe_study.md`)")
 
 
 def loc_pool_phrase() -> str:
@@ -394,7 +400,7 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
         "seeds where there are several. *Paper*: Jaderberg et al., *Spatial Transformer "
         "Networks* (2015), Table 1 and its TC line; on TC the ST models are the affine ones. "
         "Every model of a column has the CNN's parameter count within 10% (`torchstn models "
-        f"--dataset D`){tc_view_phrase()}{loc_pool_phrase()}{batchnorm_phrase()}"
+        f"--dataset D`){view_phrase()}{loc_pool_phrase()}{batchnorm_phrase()}"
         f"{iterations_phrase()}. "
         "*not run*: no finished run of that cell yet. **Bold**: our mean error is below the "
         "paper's.",
