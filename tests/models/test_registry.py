@@ -225,13 +225,20 @@ def test_an_st_fcn_can_sample_a_smaller_view_for_a_wider_classifier():
     small = model_spec("st-fcn-aff", (1, 60, 60), 10, view=40)
     # 40x40 pooled 2x: 400 classifier inputs instead of 900, so wider layers for the same budget
     assert (small.view, small.pool) == (40, 2) and small.widths[0] > default.widths[0]
-    model = build_from_spec(small)
-    assert model.transformer.out_size == (40, 40)
-    assert model.warp(torch.rand(3, 1, 60, 60)).shape == (3, 1, 40, 40)
-    assert model(torch.rand(3, 1, 60, 60)).shape == (3, 10)
-    target = count_parameters(build_model("cnn", (1, 60, 60), 10))
+    check_view_model(small, 40)
+
+
+def check_view_model(spec: ModelSpec, view: int) -> None:
+    """The model of ``spec`` samples a ``view`` x ``view`` output, classifies, keeps the CNN's
+    parameter budget, and its record reloads as built."""
+    c, h, w = spec.in_shape
+    model = build_from_spec(spec)
+    assert model.transformer.out_size == (view, view)
+    assert model.warp(torch.rand(3, c, h, w)).shape == (3, c, view, view)
+    assert model(torch.rand(3, c, h, w)).shape == (3, spec.num_classes)
+    target = count_parameters(build_model("cnn", spec.in_shape, spec.num_classes))
     assert abs(count_parameters(model) - target) <= TOLERANCE * target
-    assert ModelSpec.from_dict(small.to_dict()) == small and small.to_dict()["view"] == 40
+    assert ModelSpec.from_dict(spec.to_dict()) == spec and spec.to_dict()["view"] == view
 
 
 def test_an_st_cnn_can_sample_a_larger_view_for_its_classifier():
@@ -239,13 +246,7 @@ def test_an_st_cnn_can_sample_a_larger_view_for_its_classifier():
     default = model_spec("st-cnn-aff", (1, 42, 42), 10)
     spec = model_spec("st-cnn-aff", (1, 42, 42), 10, view=56)
     assert default.view is None and (spec.view, spec.pool) == (56, 2)
-    model = build_from_spec(spec)
-    assert model.transformer.out_size == (56, 56)
-    assert model.warp(torch.rand(3, 1, 42, 42)).shape == (3, 1, 56, 56)
-    assert model(torch.rand(3, 1, 42, 42)).shape == (3, 10)
-    target = count_parameters(build_model("cnn", (1, 42, 42), 10))
-    assert abs(count_parameters(model) - target) <= TOLERANCE * target
-    assert ModelSpec.from_dict(spec.to_dict()) == spec and spec.to_dict()["view"] == 56
+    check_view_model(spec, 56)
 
 
 @pytest.mark.parametrize("name, view, match", [

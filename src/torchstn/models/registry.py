@@ -203,6 +203,12 @@ def is_st_fcn(name: str) -> bool:
     return has_fcn_classifier(name) and parse_name(name)[1] is not None
 
 
+def has_2d_transformer(name: str) -> bool:
+    """Does model ``name`` have a 2D spatial transformer (an ST-FCN or an ST-CNN; not a volume
+    model)?"""
+    return name not in VOLUME_MODELS and parse_name(name)[1] is not None
+
+
 def check_batchnorm(name: str, batchnorm: bool, what: str = "batchnorm") -> bool:
     """``batchnorm`` checked for model ``name``: a bool, True only for an FCN classifier."""
     if check_bool(batchnorm, what) and not has_fcn_classifier(name):
@@ -223,7 +229,7 @@ def check_iterations(name: str, iterations: int, what: str = "iterations") -> in
     if not isinstance(iterations, int) or isinstance(iterations, bool) \
             or not 1 <= iterations <= MAX_ITERATIONS:
         raise ValueError(f"{what}: expected an int in 1..{MAX_ITERATIONS}, got {iterations!r}")
-    if iterations > 1 and (name in VOLUME_MODELS or parse_name(name)[1] is None):
+    if iterations > 1 and not has_2d_transformer(name):
         raise ValueError(f"{what}: expected 1 for {name!r} (only the transformers of ST-FCNs "
                          f"and ST-CNNs iterate), got {iterations}")
     return iterations
@@ -239,7 +245,7 @@ def check_view(name: str, view: int, pool: int, what: str = "view") -> int:
     """``view`` (the side of a transformer's square output) checked for model ``name``: only
     2D ST models (ST-FCNs and ST-CNNs) take one, at least ``pool`` and at most
     :data:`MAX_SIDE` pixels a side."""
-    if name in VOLUME_MODELS or parse_name(name)[1] is None:
+    if not has_2d_transformer(name):
         raise ValueError(f"{what}: only ST-FCN and ST-CNN models take an output view, got "
                          f"model {name!r}")
     if not isinstance(view, int) or not pool <= view <= MAX_SIDE:

@@ -385,6 +385,7 @@ def _and(items: list[str]) -> str:
 def render_markdown(rows: list[dict[str, Any]]) -> str:
     """The report: main table, the cells that beat the paper, details, recipes, commands."""
     fake = any(r.get("data") == "fake" for r in rows)
+    above = above_line(rows)
     lines = ["# Table 1: distorted MNIST, test error (%)", ""]
     if fake:
         lines += ["**Warning: measured on the synthetic test data of the test suite, not on "
@@ -409,7 +410,7 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
         "",
         beat_line(rows),
         "",
-        *([above_line(rows), ""] if above_line(rows) else []),
+        *([above, ""] if above else []),
         "## Per cell",
         "",
         "Per seed: the test error of every seed's model; spread: min–max over seeds. "
