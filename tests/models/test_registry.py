@@ -1,6 +1,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from torchstn.models import (
     MAX_PARAMS,
@@ -78,7 +79,11 @@ def test_st_model_starts_as_identity_and_every_parameter_learns(name):
     torch.manual_seed(0)
     model = build_model(name, shape, k)
     x = torch.rand(3, *shape)
-    assert torch.allclose(model.warp(x), x, atol=1e-5)
+    # the identity resamples the whole input at the transformer's output size (the RTS ST-FCNs
+    # sample a smaller view), exactly what bilinear resizing with the same pixel centres gives
+    warped = model.warp(x)
+    expected = F.interpolate(x, size=warped.shape[-2:], mode="bilinear", align_corners=False)
+    assert torch.allclose(warped, expected, atol=1e-5)
     model(x).logsumexp(1).sum().backward()
     reg = model.transformer.regressor
     # zero-initialised regression weights get a gradient through the sampler
@@ -267,16 +272,18 @@ def test_a_record_with_a_bad_view_is_refused():
         ModelSpec.from_dict({**record, "name": "cnn"})
 
 
-def test_the_tc_st_fcns_sample_a_digit_sized_view():
-    for name in ("st-fcn-aff", "st-fcn-tps"):
-        spec = model_spec(name, (1, 60, 60), 10)
-        assert spec.view == transformer_view(name, (1, 60, 60)) == 28
-        assert build_from_spec(spec).warp(torch.rand(2, 1, 60, 60)).shape == (2, 1, 28, 28)
+@pytest.mark.parametrize("side, view", [(60, 28), (42, 34)])
+def test_the_tc_and_rts_st_fcns_sample_a_smaller_view(side, view):
+    for name in ("st-fcn-aff", "st-fcn-proj", "st-fcn-tps"):
+        spec = model_spec(name, (1, side, side), 10)
+        assert spec.view == transformer_view(name, (1, side, side)) == view
+        warped = build_from_spec(spec).warp(torch.rand(2, 1, side, side))
+        assert warped.shape == (2, 1, view, view)
     # elsewhere, and for every other kind of model, the transformer keeps the input's size
-    assert transformer_view("st-fcn-aff", (1, 42, 42)) is None
-    assert model_spec("st-fcn-aff", (1, 42, 42), 10).view is None
+    assert transformer_view("st-fcn-aff", (1, 28, 28)) is None
+    assert model_spec("st-fcn-aff", (1, 28, 28), 10).view is None
     for name in ("fcn", "cnn", "st-cnn-aff", "2xst-fcn-aff"):
-        assert transformer_view(name, (1, 60, 60)) is None
+        assert transformer_view(name, (1, side, side)) is None
 
 
 def test_the_rts_and_tc_fcn_classifiers_normalise_their_hidden_layers(monkeypatch):
