@@ -43,11 +43,12 @@ from torchstn.models import registry
 from torchstn.models.classifiers import count_parameters
 from torchstn.models.st_models import DigitClassifier
 from torchstn.reproduce.recipes import RECIPES
-from torchstn.train.config import OPTIMIZERS, TrainConfig
+from torchstn.train.config import DECAY_SCOPES, OPTIMIZERS, TrainConfig
 
 MNIST_TRAIN = 60_000
 # the recipe fields that a flag of the same name may replace (add_run_arguments)
-RECIPE_FLAGS = ("batch_size", "optimizer", "lr", "loc_lr_mult", "weight_decay", "ema")
+RECIPE_FLAGS = ("batch_size", "optimizer", "lr", "loc_lr_mult", "weight_decay", "decay_scope",
+                "ema")
 
 
 def build(name: str, in_shape, num_classes: int, loc_pool: int,
@@ -103,7 +104,8 @@ def train_on_validation(dataset: str, model: str, epochs: int, seed: int, thread
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The flags every validation script shares: ``--epochs``, ``--seed``, ``--threads``, and
-    ``--batch-size``/``--optimizer``/``--lr``/``--loc-lr-mult``/``--weight-decay``/``--ema`` to
+    ``--batch-size``/``--optimizer``/``--lr``/``--loc-lr-mult``/``--weight-decay``/
+    ``--decay-scope``/``--ema`` to
     replace the column recipe's (:func:`recipe_changes`)."""
     p.add_argument("--epochs", type=int, default=70)
     p.add_argument("--seed", type=int, default=0)
@@ -113,6 +115,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="instead of the recipe's")
     p.add_argument("--loc-lr-mult", type=float, help="instead of the recipe's")
     p.add_argument("--weight-decay", type=float, help="instead of the recipe's")
+    p.add_argument("--decay-scope", choices=DECAY_SCOPES, help="instead of the recipe's")
     p.add_argument("--ema", type=float, metavar="DECAY", help="keep a moving average of the "
                    "weights (`torchstn train --ema`): its error, and the last weights'")
 

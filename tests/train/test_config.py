@@ -31,6 +31,7 @@ def test_defaults_follow_the_paper():
     ({"label_smoothing": -0.1}, "label_smoothing"),
     ({"ema": 1.0}, r"ema: expected a decay in \(0, 1\), got 1.0"),
     ({"ema": 0.0}, "ema"),
+    ({"decay_scope": "biases"}, r"decay_scope: expected one of \['all', 'matrices'\], got 'bias"),
 ])
 def test_validation_names_field_expected_and_received(kw, match):
     with pytest.raises(ValueError, match=match):

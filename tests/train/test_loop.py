@@ -64,6 +64,34 @@ def test_optimizer_groups_and_adamw(tmp_path):
     assert all(g["weight_decay"] == 0.01 for g in opt.param_groups)
 
 
+def test_decay_on_matrices_only_spares_biases_and_the_identity(tmp_path):
+    model = torchstn.models.build_model("st-cnn-aff", (1, 42, 42), 10)
+    cfg = config(tmp_path, model="st-cnn-aff", optimizer="adamw", loc_lr_mult=0.1, lr=1e-3,
+                 weight_decay=0.1, decay_scope="matrices").resolved()
+    groups = {g["name"]: g for g in make_optimizer(cfg, model).param_groups}
+    assert sorted(groups) == ["localization", "localization/no_decay", "rest", "rest/no_decay"]
+    for name, g in groups.items():
+        # each half keeps its group's learning rate; only the vectors lose the decay
+        assert g["base_lr"] == pytest.approx(1e-4 if name.startswith("loc") else 1e-3)
+        assert g["weight_decay"] == (0.0 if name.endswith("no_decay") else 0.1)
+        assert all((p.dim() < 2) == name.endswith("no_decay") for p in g["params"])
+    bias = model.transformer.regressor.bias  # the identity transform
+    assert any(p is bias for p in groups["localization/no_decay"]["params"])
+    # every parameter exactly once
+    ids = [id(p) for g in groups.values() for p in g["params"]]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters())
+    # one AdamW step with a zero gradient: decay shrinks the kernels, leaves the identity
+    bias_before = bias.detach().clone()
+    conv = next(p for p in model.parameters() if p.dim() == 4)
+    conv_before = conv.detach().clone()
+    opt = make_optimizer(cfg, model)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    assert torch.equal(bias, bias_before)
+    assert conv.abs().sum() < conv_before.abs().sum()
+
+
 @pytest.mark.parametrize("schedule, bf16", [("cosine", True), ("onecycle", False)])
 def test_bf16_and_schedules_train(tmp_path, schedule, bf16):
     result = train(config(tmp_path, epochs=1, bf16=bf16, schedule=schedule, limit=64,

@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..train.config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from ..train.config import DECAY_SCOPES, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 
 # CLI flag -> config field, for the flags whose absence means "the default" (or "as saved")
 FIELDS = ("dataset", "model", "epochs", "batch_size", "optimizer", "lr", "momentum",
-          "weight_decay", "schedule", "lr_milestones", "lr_drop", "loc_lr_mult", "grad_clip",
-          "label_smoothing", "ema", "seed", "bf16", "channels_last", "recompute", "threads",
-          "limit", "data_root", "device", "prefetch", "save_dtype", "tensorboard")
+          "weight_decay", "decay_scope", "schedule", "lr_milestones", "lr_drop", "loc_lr_mult",
+          "grad_clip", "label_smoothing", "ema", "seed", "bf16", "channels_last", "recompute",
+          "threads", "limit", "data_root", "device", "prefetch", "save_dtype", "tensorboard")
 
 
 def _fractions(text: str) -> tuple[float, ...]:
@@ -38,6 +38,9 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, help="base learning rate (sgd 0.01, adamw 0.001)")
     p.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
     p.add_argument("--weight-decay", type=float, help="(sgd 0, adamw 0.01)")
+    p.add_argument("--decay-scope", choices=DECAY_SCOPES,
+                   help="what weight decay applies to: all parameters (default) or only "
+                        "matrices and kernels, not biases and norm parameters")
     p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default step)")
     p.add_argument("--lr-milestones", type=_fractions,
                    help="step schedule: fractions of the run where lr drops (default 1/3,2/3)")

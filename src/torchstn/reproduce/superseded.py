@@ -24,9 +24,9 @@ from ..train.config import TrainConfig
 from .provenance import repo_root
 from .recipes import recipe
 
-RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-                 "lr_milestones", "lr_drop", "loc_lr_mult", "grad_clip", "label_smoothing",
-                 "ema", "bf16", "limit")
+RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay",
+                 "decay_scope", "schedule", "lr_milestones", "lr_drop", "loc_lr_mult",
+                 "grad_clip", "label_smoothing", "ema", "bf16", "limit")
 SUPERSEDED_DIR = "superseded"  # beside the seed<k> folders of a cell
 
 

@@ -13,6 +13,9 @@ OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "onecycle", "constant")
 DEVICES = ("auto", "cpu", "cuda")
 STORAGE = ("float32", "float16")
+# what weight decay applies to: every parameter, or only matrices and kernels (dim >= 2), not
+# biases, norm scales and shifts, nor the regression bias that holds the identity transform
+DECAY_SCOPES = ("all", "matrices")
 CONFIG_FILE = "config.json"
 
 # paper: SGD lr 0.01 [S]; AdamW's customary default
@@ -34,6 +37,7 @@ class TrainConfig:
     lr: float | None = None
     momentum: float = 0.9
     weight_decay: float | None = None
+    decay_scope: str = "all"  # one of DECAY_SCOPES
     schedule: str = "step"
     # step schedule: divide by lr_drop at these fractions of the run (paper: every 50k of 150k)
     lr_milestones: tuple[float, ...] = (1 / 3, 2 / 3)
@@ -85,6 +89,7 @@ class TrainConfig:
         _choice(self.schedule, SCHEDULES, "schedule")
         _choice(self.device, DEVICES, "device")
         _choice(self.save_dtype, STORAGE, "save_dtype")
+        _choice(self.decay_scope, DECAY_SCOPES, "decay_scope")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr: expected a positive number, got {self.lr}")
         if not 0 <= self.momentum < 1:

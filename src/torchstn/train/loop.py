@@ -80,11 +80,28 @@ def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
 
     groups = localization_param_groups(model, cfg.lr, cfg.loc_lr_mult,
                                        weight_decay=cfg.weight_decay)
+    if cfg.decay_scope == "matrices":
+        groups = decay_matrices_only(groups)
     for g in groups:
         g["base_lr"] = g["lr"]  # the schedule multiplies this
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
     return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def decay_matrices_only(groups: list[dict]) -> list[dict]:
+    """Each parameter group split in two: its matrices and kernels (``dim >= 2``) keep the
+    group's weight decay, its vectors (biases, norm scales and shifts) get none. A regression
+    layer's bias holds the identity transform (affine: ``[1, 0, 0, 0, 1, 0]``); decay would pull
+    it towards the zero transform, which collapses the sampling grid to one point."""
+    split = []
+    for g in groups:
+        for suffix, keep in (("", lambda p: p.dim() >= 2), ("/no_decay", lambda p: p.dim() < 2)):
+            params = [p for p in g["params"] if keep(p)]
+            if params:
+                extra = {"weight_decay": 0.0} if suffix else {}
+                split.append({**g, "params": params, "name": g["name"] + suffix, **extra})
+    return split
 
 
 def data_source(cfg: TrainConfig) -> DataSource:
