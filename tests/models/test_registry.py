@@ -170,6 +170,19 @@ def test_parallel_st_fcn_localisation_nets_see_the_input_pooled_per_copy():
         ModelSpec.from_dict({**spec.to_dict(), "loc_pool": 0})
 
 
+@pytest.mark.parametrize("name", ["st-cnn-tps", "cnn", "fcn"])
+def test_only_st_fcns_take_a_localisation_pool(name):
+    # an ST-CNN's localisation net has its own fixed input pool: a spec or record saying
+    # otherwise would not describe the model built from it
+    with pytest.raises(ValueError, match=f"only ST-FCN models .* got 3 for model '{name}'"):
+        model_spec(name, (1, 42, 42), 10, loc_pool=3)
+    record = model_spec(name, (1, 42, 42), 10).to_dict()
+    with pytest.raises(ValueError, match="model record loc_pool: only ST-FCN"):
+        ModelSpec.from_dict({**record, "loc_pool": 3})
+    # the classifier's own pool is what they have: accepted, and recorded as nothing
+    assert model_spec(name, (1, 42, 42), 10, loc_pool=2).loc_pool is None
+
+
 def test_single_st_fcn_localisation_pool_comes_from_the_registry_table(monkeypatch):
     # TC: the localisation net reads the 60x60 input pooled 4x, the classifier the view pooled 2x
     spec = model_spec("st-fcn-aff", (1, 60, 60), 10)
@@ -269,7 +282,7 @@ def test_a_record_with_a_bad_view_is_refused():
         with pytest.raises(ValueError, match="model record view"):
             ModelSpec.from_dict({**record, "view": bad})
     with pytest.raises(ValueError, match="only ST-FCN and ST-CNN"):
-        ModelSpec.from_dict({**record, "name": "cnn"})
+        ModelSpec.from_dict({**record, "name": "cnn", "loc_pool": None})
 
 
 @pytest.mark.parametrize("side, view", [(60, 28), (42, 34)])

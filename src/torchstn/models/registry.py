@@ -117,6 +117,7 @@ class ModelSpec:
         check_size(self.num_classes, 1, "model record num_classes")
         check_size(self.pool, 1, "model record pool")
         check_size(self.localization_pool, 1, "model record loc_pool")
+        check_loc_pool(self.name, self.localization_pool, self.pool, "model record loc_pool")
         smallest = max(self.pool, self.localization_pool)
         if max(c, h, w) > MAX_SIDE or h < smallest or w < smallest:
             raise ValueError(f"model record: in_shape {self.in_shape} with pool {self.pool} and "
@@ -252,6 +253,17 @@ def check_view(name: str, view: int, pool: int, what: str = "view") -> int:
         raise ValueError(f"{what}: expected an integer side in {pool}..{MAX_SIDE} (at least "
                          f"the pool, {pool}), got {view!r}")
     return view
+
+
+def check_loc_pool(name: str, loc_pool: int, pool: int, what: str = "loc_pool") -> int:
+    """``loc_pool`` (a localisation net's input pool) checked for model ``name``: only ST-FCNs
+    take one other than the classifier's ``pool``; an ST-CNN's localisation net always reads the
+    input pooled 2x after its own layers (``cnn_transformer``, PAPER.md §2), so a record or an
+    argument that said otherwise would describe a model that is not the one built."""
+    if loc_pool != pool and not is_st_fcn(name):
+        raise ValueError(f"{what}: only ST-FCN models take a localisation pool other than the "
+                         f"classifier's ({pool}), got {loc_pool} for model {name!r}")
+    return loc_pool
 
 
 def transformer_pool(name: str, in_shape: tuple[int, int, int]) -> int:
@@ -411,11 +423,12 @@ def cached_model_spec(name: str, in_shape: tuple[int, int, int], num_classes: in
     view = transformer_view(name, in_shape) if view is None else check_view(name, view, pool)
     if view is not None and (view, view) == in_shape[1:]:
         view = None  # the input's own size: the record says nothing, as before views existed
+    loc_pool = check_loc_pool(
+        name, _pool_or(loc_pool, localization_pool(name, in_shape, pool), "loc_pool"), pool)
     if name == "cnn" and pool == base_pool:
         return ModelSpec(name, in_shape, num_classes, BASE_CNN_WIDTHS, pool)
     if batchnorm is None:
         batchnorm = classifier_batchnorm(name, in_shape)
-    loc_pool = _pool_or(loc_pool, localization_pool(name, in_shape, pool), "loc_pool")
     # built only to be counted: on a forked RNG, so that the spec cache being cold or warm
     # cannot change the random draws of the model built next (its initialisation)
     with torch.random.fork_rng(devices=[]):
