@@ -96,11 +96,13 @@ def decay_matrices_only(groups: list[dict]) -> list[dict]:
     it towards the zero transform, which collapses the sampling grid to one point."""
     split = []
     for g in groups:
-        for suffix, keep in (("", lambda p: p.dim() >= 2), ("/no_decay", lambda p: p.dim() < 2)):
-            params = [p for p in g["params"] if keep(p)]
-            if params:
-                extra = {"weight_decay": 0.0} if suffix else {}
-                split.append({**g, "params": params, "name": g["name"] + suffix, **extra})
+        matrices = [p for p in g["params"] if p.dim() >= 2]
+        vectors = [p for p in g["params"] if p.dim() < 2]
+        if matrices:
+            split.append({**g, "params": matrices})
+        if vectors:
+            split.append({**g, "params": vectors, "name": g["name"] + "/no_decay",
+                          "weight_decay": 0.0})
     return split
 
 
