@@ -105,8 +105,7 @@ def train_on_validation(dataset: str, model: str, epochs: int, seed: int, thread
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The flags every validation script shares: ``--epochs``, ``--seed``, ``--threads``, and
     ``--batch-size``/``--optimizer``/``--lr``/``--loc-lr-mult``/``--weight-decay``/
-    ``--decay-scope``/``--ema`` to
-    replace the column recipe's (:func:`recipe_changes`)."""
+    ``--decay-scope``/``--ema`` to replace the column recipe's (:func:`recipe_changes`)."""
     p.add_argument("--epochs", type=int, default=70)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
